@@ -1,0 +1,33 @@
+# Two commands do all the set-up on a fresh machine: `make up` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+REQUIREMENTS := requirements.api.txt requirements.trainer.txt requirements.dev.txt requirements.nodeps.txt
+export PYTHONPATH := $(CURDIR)
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: install test lint bench-lfw bench-latency
+
+# Reinstalls only when a requirements file changed since the last install.
+$(STAMP): $(REQUIREMENTS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.dev.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements.nodeps.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest --cov --cov-report=term
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+bench-lfw: $(STAMP)
+	$(PY) -m benchmarks.lfw --data ../shared/data/lfw
+
+bench-latency: $(STAMP)
+	$(PY) -m benchmarks.latency --data ../shared/data/lfw

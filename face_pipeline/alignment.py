@@ -1,0 +1,71 @@
+"""Cut each face out at the embedder's input size.
+
+Two ways are offered, both a similarity transform (rotation, uniform scale, translation) from
+the detector's output to the crop:
+
+* ``box`` (default): the detector box widened by a margin on every side, scaled to the input
+  size, no rotation. FaceNet-CASIA was trained on exactly this crop, and on LFW it beats the
+  landmark warp (see the README's "Choices" section and ``reports/lfw_alignment.json``).
+* ``landmarks``: the five landmarks mapped onto a canonical template by a least-squares
+  similarity transform, which levels the eyes; for embedders trained on warped faces.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from .types import Face
+
+AlignMode = Literal["box", "landmarks"]
+
+# ArcFace's five-point template for a 112x112 crop (left eye, right eye, nose, mouth corners).
+_TEMPLATE_112 = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
+    dtype=np.float32,
+)
+
+
+def landmark_template(size: int, padding: float = 0.1) -> np.ndarray:
+    """The canonical template scaled to a ``size`` square, shrunk towards its centre by ``padding``
+    so that the crop keeps some context around the face as FaceNet expects."""
+    points = _TEMPLATE_112 / 112.0
+    points = (points - 0.5) * (1.0 - 2 * padding) + 0.5
+    return (points * size).astype(np.float32)
+
+
+def box_matrix(face: Face, size: int, margin: int) -> np.ndarray:
+    """Affine matrix taking the widened box onto the ``size`` square (scale and shift only)."""
+    x, y, w, h = face.box.x - margin, face.box.y - margin, face.box.width + 2 * margin, face.box.height + 2 * margin
+    return np.array([[size / w, 0.0, -x * size / w], [0.0, size / h, -y * size / h]], dtype=np.float64)
+
+
+def landmarks_matrix(face: Face, size: int, padding: float = 0.1) -> np.ndarray:
+    matrix, _ = cv2.estimateAffinePartial2D(face.landmark_array(), landmark_template(size, padding), method=cv2.LMEDS)
+    if matrix is None:  # degenerate landmarks (all on a line): fall back to the box
+        return box_matrix(face, size, margin=16)
+    return matrix
+
+
+def align_face(image: np.ndarray, face: Face, size: int = 160, mode: AlignMode = "box", margin: int = 16) -> np.ndarray:
+    """The aligned ``(size, size, 3)`` ``uint8`` crop of ``face``.
+
+    In ``box`` mode the widened box is first clipped to the image, as FaceNet's own preprocessing
+    did, so that no black border enters the crop; then it is resized."""
+    if mode == "box":
+        height, width = image.shape[:2]
+        x1 = max(face.box.x - margin, 0)
+        y1 = max(face.box.y - margin, 0)
+        x2 = min(face.box.x + face.box.width + margin, width)
+        y2 = min(face.box.y + face.box.height + margin, height)
+        if x2 - x1 >= 2 and y2 - y1 >= 2:
+            crop = image[y1:y2, x1:x2]
+            return cv2.resize(crop, (size, size), interpolation=cv2.INTER_LINEAR)
+        matrix = box_matrix(face, size, margin)
+    elif mode == "landmarks":
+        matrix = landmarks_matrix(face, size)
+    else:
+        raise ValueError(f"unknown alignment mode {mode!r}")
+    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
