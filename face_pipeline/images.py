@@ -5,6 +5,7 @@ the header before any pixel is decoded, so a decompression bomb costs nothing.""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
 from pathlib import Path
@@ -63,10 +64,9 @@ def load_image(source: ImageSource, max_pixels: int = 40_000_000) -> np.ndarray:
         raise
     except (OSError, SyntaxError, ValueError) as exc:
         raise TruncatedImageError(f"{name}: the image is truncated or corrupt ({exc})") from None
-    try:
+    # A broken EXIF block must not lose an otherwise good photo.
+    with contextlib.suppress(Exception):
         image = ImageOps.exif_transpose(image)
-    except Exception:  # noqa: BLE001 - a broken EXIF block must not lose an otherwise good photo
-        pass
     return to_rgb_array(image)
 
 

@@ -1,0 +1,92 @@
+"""LFW's verification protocol, kept apart from any model so tests and the trainer can reuse it.
+
+View 2 (``pairs.txt``): 10 folds of 300 matched and 300 mismatched pairs; each fold is scored
+with the threshold that is best on the other nine. TAR at a given FAR is read off the ROC of
+all 6,000 pairs pooled, as the reference figures in ``shared/reference/peers.md`` were."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import roc_auc_score, roc_curve
+
+
+@dataclass(frozen=True)
+class Pair:
+    first: str  # image path relative to the images folder
+    second: str
+    same: bool
+    fold: int
+
+
+def image_path(name: str, index: int | str) -> str:
+    return f"{name}/{name}_{int(index):04d}.jpg"
+
+
+def read_pairs(path: Path) -> list[Pair]:
+    """Parse ``pairs.txt`` (10 folds) or a View 1 file (one fold, header is just a count)."""
+    lines = [line.split() for line in Path(path).read_text().splitlines() if line.strip()]
+    header, rows = lines[0], lines[1:]
+    folds, per_fold = (int(header[0]), int(header[1])) if len(header) == 2 else (1, int(header[0]))
+    pairs = []
+    for i, row in enumerate(rows):
+        fold = min(i // (2 * per_fold), folds - 1)
+        if len(row) == 3:
+            pairs.append(Pair(image_path(row[0], row[1]), image_path(row[0], row[2]), True, fold))
+        elif len(row) == 4:
+            pairs.append(Pair(image_path(row[0], row[1]), image_path(row[2], row[3]), False, fold))
+        else:
+            raise ValueError(f"{path}: line {i + 2} is not a pair: {' '.join(row)}")
+    return pairs
+
+
+def best_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The similarity threshold with the highest accuracy (midpoint between neighbouring scores)."""
+    order = np.argsort(scores)
+    sorted_scores, sorted_labels = scores[order], labels[order].astype(np.int64)
+    # Accepting everything above index i: correct = negatives below + positives at/above.
+    negatives_below = np.concatenate([[0], np.cumsum(1 - sorted_labels)])
+    positives_above = sorted_labels.sum() - np.concatenate([[0], np.cumsum(sorted_labels)])
+    correct = negatives_below + positives_above
+    best = int(np.argmax(correct))
+    if best == 0:
+        return float(sorted_scores[0] - 1e-6)
+    if best == len(sorted_scores):
+        return float(sorted_scores[-1] + 1e-6)
+    return float((sorted_scores[best - 1] + sorted_scores[best]) / 2)
+
+
+def accuracy(scores: np.ndarray, labels: np.ndarray, threshold: float) -> float:
+    return float(np.mean((scores >= threshold) == labels.astype(bool)))
+
+
+def tar_at_far(scores: np.ndarray, labels: np.ndarray, far: float) -> float:
+    """True-accept rate at the largest false-accept rate not above ``far``."""
+    fpr, tpr, _ = roc_curve(labels, scores)
+    return float(tpr[np.searchsorted(fpr, far, side="right") - 1])
+
+
+def evaluate(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray) -> dict:
+    """10-fold accuracy (threshold from the other folds), pooled TAR@FAR and AUC."""
+    labels = labels.astype(bool)
+    fold_ids = sorted(set(folds.tolist()))
+    fold_results = []
+    for fold in fold_ids:
+        train, test = folds != fold, folds == fold
+        if len(fold_ids) == 1:
+            train = test
+        threshold = best_threshold(scores[train], labels[train])
+        fold_results.append({"fold": int(fold), "threshold": threshold,
+                             "accuracy": accuracy(scores[test], labels[test], threshold)})
+    accuracies = np.array([f["accuracy"] for f in fold_results])
+    return {
+        "accuracy_mean": float(accuracies.mean()),
+        "accuracy_std": float(accuracies.std()),
+        "tar_at_far_1e-3": tar_at_far(scores, labels, 1e-3),
+        "tar_at_far_1e-2": tar_at_far(scores, labels, 1e-2),
+        "roc_auc": float(roc_auc_score(labels, scores)),
+        "threshold_all_pairs": best_threshold(scores, labels),
+        "folds": fold_results,
+    }
