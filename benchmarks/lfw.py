@@ -48,6 +48,7 @@ def detect_all(images_dir: Path, paths: list[str], pipeline, cache_file: Path) -
     from tqdm import tqdm
 
     cache = load_json(cache_file)
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
     todo = [p for p in paths if p not in cache]
     for i, rel in enumerate(tqdm(todo, desc="detect", unit="img", disable=not todo)):
         image = pipeline.load(images_dir / rel)
@@ -55,7 +56,6 @@ def detect_all(images_dir: Path, paths: list[str], pipeline, cache_file: Path) -
         if (i + 1) % 500 == 0:
             cache_file.write_text(json.dumps(cache))
     if todo:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
         cache_file.write_text(json.dumps(cache))
     return cache
 
