@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="LFW folder with images/ and pairs.txt")
     parser.add_argument("--pairs", default="pairs.txt", help="pairs file inside --data (pairsDevTest.txt for View 1)")
     parser.add_argument("--detector", choices=("mtcnn", "yunet"), default="mtcnn")
-    parser.add_argument("--align", choices=("box", "landmarks"), default="box")
+    parser.add_argument("--align", choices=("box", "box_level", "landmarks"), default="box")
     parser.add_argument("--margin", type=int, default=16, help="pixels added on each side of the box")
     parser.add_argument("--no-flip", action="store_true", help="do not average with the mirror image's embedding")
     parser.add_argument("--cache-dir", default=str(ROOT / "data" / "cache" / "lfw"))

@@ -19,7 +19,7 @@ import numpy as np
 
 from .types import Face
 
-AlignMode = Literal["box", "landmarks"]
+AlignMode = Literal["box", "box_level", "landmarks"]
 
 # ArcFace's five-point template for a 112x112 crop (left eye, right eye, nose, mouth corners).
 _TEMPLATE_112 = np.array(
@@ -40,6 +40,20 @@ def box_matrix(face: Face, size: int, margin: int) -> np.ndarray:
     """Affine matrix taking the widened box onto the ``size`` square (scale and shift only)."""
     x, y, w, h = face.box.x - margin, face.box.y - margin, face.box.width + 2 * margin, face.box.height + 2 * margin
     return np.array([[size / w, 0.0, -x * size / w], [0.0, size / h, -y * size / h]], dtype=np.float64)
+
+
+def box_level_matrix(face: Face, size: int, margin: int) -> np.ndarray:
+    """The widened box, turned about its centre so that the eyes are level."""
+    points = face.landmark_array()
+    dx, dy = points[1] - points[0]
+    angle = float(np.arctan2(dy, dx))
+    cx, cy = face.box.center
+    sx, sy = size / (face.box.width + 2 * margin), size / (face.box.height + 2 * margin)
+    cos, sin = np.cos(-angle), np.sin(-angle)
+    rotate = np.array([[cos, -sin], [sin, cos]])
+    linear = np.diag([sx, sy]) @ rotate
+    offset = np.array([size / 2, size / 2]) - linear @ np.array([cx, cy])
+    return np.hstack([linear, offset[:, None]])
 
 
 def landmarks_matrix(face: Face, size: int, padding: float = 0.1) -> np.ndarray:
@@ -64,6 +78,8 @@ def align_face(image: np.ndarray, face: Face, size: int = 160, mode: AlignMode =
             crop = image[y1:y2, x1:x2]
             return cv2.resize(crop, (size, size), interpolation=cv2.INTER_LINEAR)
         matrix = box_matrix(face, size, margin)
+    elif mode == "box_level":
+        matrix = box_level_matrix(face, size, margin)
     elif mode == "landmarks":
         matrix = landmarks_matrix(face, size)
     else:
