@@ -1,0 +1,58 @@
+"""API settings, read once from the environment (no prefix) so that every worker, script and test
+configures the service the same way; the face pipeline keeps its own ``FACE_*`` settings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[1]
+"""The repository root: relative SQLite paths are taken from here, not from the working directory."""
+
+
+class ApiSettings(BaseSettings):
+    """Everything the API reads from the environment; each field is documented in ``.env.example``."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///data/face_api.db",
+        description="SQLAlchemy URL; a relative SQLite path is relative to the repository root.",
+    )
+    api_keys_enabled: bool = Field(True, description="Require an X-API-Key header on the face endpoints.")
+    max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1, description="Largest accepted request body (413 beyond).")
+    match_threshold: float | None = Field(
+        None, ge=-1.0, le=1.0, description="Cosine similarity needed for a match; unset uses the calibrated one."
+    )
+    keep_face_crops: bool = Field(True, description="Store the aligned crop of every enrolled face.")
+    unknown_match_window_hours: float = Field(
+        24.0 * 30, gt=0, description="Unknown faces seen within this many hours are matched to give a stable id."
+    )
+    unknown_max_recent: int = Field(10_000, ge=1, description="At most this many recent unknown faces are compared.")
+    default_top_k: int = Field(3, ge=0, le=100, description="Look-alikes listed per face when ?top_k= is not given.")
+    log_level: str = Field("INFO", description="Python log level of the API's own loggers.")
+
+    def resolved_database_url(self) -> str:
+        """The database URL with a relative SQLite path made absolute and its folder created."""
+        return resolve_database_url(self.database_url)
+
+
+def resolve_database_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return url
+    path = Path(parsed.database)
+    if not path.is_absolute():
+        path = ROOT / path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return parsed.set(database=str(path)).render_as_string(hide_password=False)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> ApiSettings:
+    return ApiSettings()

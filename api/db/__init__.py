@@ -1,0 +1,1 @@
+"""SQL persistence: table models, engine/session creation and migrations at start-up."""
