@@ -1,0 +1,1 @@
+"""What the routes call: served models, the in-memory gallery, unknown faces, enrolment and analysis."""

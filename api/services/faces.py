@@ -1,0 +1,352 @@
+"""What each face endpoint does, as plain synchronous methods: routes run them in a worker thread
+so that TensorFlow and the database never block the event loop."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.config import ApiSettings
+from api.db.models import Detection, FaceCrop, FaceEmbeddingRow, Person, utcnow
+from api.db.transactions import in_transaction
+from api.errors import NO_FACE, ApiError
+from face_pipeline import FaceEmbedding, FacePipeline
+
+from .gallery import Gallery, bump_revision
+from .served_models import ServedModels
+from .unknowns import UnknownFaces
+from .vectors import normalize_rows, to_bytes
+
+UNKNOWN = "unknown"
+
+
+def elapsed_ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000.0, 1)
+
+
+def png_bytes(crop: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(crop).save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
+def clean_name(person_name: str) -> str:
+    name = " ".join(person_name.split())
+    if not name:
+        raise ApiError(422, "person_name must not be empty")
+    if len(name) > 255:
+        raise ApiError(422, "person_name is longer than 255 characters")
+    return name
+
+
+def name_key(name: str) -> str:
+    return name.casefold()
+
+
+@dataclass
+class FaceService:
+    """One per process: the pipeline, the served models, the gallery and the database."""
+
+    settings: ApiSettings
+    pipeline: FacePipeline
+    served: ServedModels
+    session_factory: sessionmaker[Session]
+    gallery: Gallery
+    unknowns: UnknownFaces
+
+    @classmethod
+    def create(
+        cls, settings: ApiSettings, pipeline: FacePipeline, served: ServedModels, session_factory: sessionmaker[Session]
+    ) -> FaceService:
+        version = pipeline.embedder.full_version
+        dim = int(pipeline.embedder.dim)
+        gallery = Gallery(session_factory, served.project, version, dim)
+        unknowns = UnknownFaces(
+            gallery.project, version, settings.unknown_match_window_hours, settings.unknown_max_recent
+        )
+        return cls(settings, pipeline, served, session_factory, gallery, unknowns)
+
+    # --- shared pieces -------------------------------------------------------------------
+
+    @property
+    def threshold(self) -> float:
+        """Explicit MATCH_THRESHOLD, else the served models' own, else the pipeline's calibrated one."""
+        if self.settings.match_threshold is not None:
+            return float(self.settings.match_threshold)
+        served = self.served.match_threshold()
+        return float(self.pipeline.threshold if served is None else served)
+
+    def model_versions(self) -> dict[str, str | None]:
+        return {**self.pipeline.versions, **self.served.versions()}
+
+    def _faces(self, data: bytes) -> list[FaceEmbedding]:
+        return self.pipeline.process(self.pipeline.load(data))
+
+    def _one_face(self, data: bytes, face_index: int | None, *, largest: bool) -> FaceEmbedding:
+        """The chosen face: ``face_index`` if given, else the only one (or the largest when allowed)."""
+        faces = self._faces(data)
+        if not faces:
+            raise ApiError(422, NO_FACE)
+        if face_index is not None:
+            if not 0 <= face_index < len(faces):
+                raise ApiError(
+                    422, f"face_index {face_index} is out of range: {len(faces)} face(s) found", face_count=len(faces)
+                )
+            return faces[face_index]
+        if len(faces) == 1:
+            return faces[0]
+        if largest:
+            return max(faces, key=lambda f: f.face.box.width * f.face.box.height)
+        raise ApiError(
+            422,
+            f"{len(faces)} faces found in the image; send face_index (0 to {len(faces) - 1}, left to right) "
+            "to choose one",
+            face_count=len(faces),
+            faces=[f.face.box.to_dict() for f in faces],
+        )
+
+    def _person(self, session: Session, person_id: int | None, person_name: str | None) -> Person:
+        if person_id is not None:
+            person = session.get(Person, person_id)
+            if person is None:
+                raise ApiError(404, f"No person with id {person_id}")
+            return person
+        if person_name is None:
+            raise ApiError(422, "send person_name or person_id (or a second photo in file2)")
+        person = session.execute(
+            select(Person).where(Person.name_key == name_key(clean_name(person_name)))
+        ).scalar_one_or_none()
+        if person is None:
+            raise ApiError(404, f"No person named '{person_name.strip()}'")
+        return person
+
+    # --- endpoints -----------------------------------------------------------------------
+
+    def analyze(self, data: bytes, top_k: int) -> dict:
+        start = time.perf_counter()
+        faces = self._faces(data)
+        versions = self.model_versions()
+        if not faces:
+            return {
+                "success": True,
+                "faces": [],
+                "message": NO_FACE,
+                "timing_ms": elapsed_ms(start),
+                "model_versions": versions,
+            }
+        crops = np.stack([f.crop for f in faces])
+        raw = normalize_rows(np.stack([f.embedding for f in faces]))
+        age_gender = self.served.predict_age_gender(crops, raw)
+        snapshot = self.gallery.current()
+        queries = self.gallery.project(raw)
+        threshold = self.threshold
+        matches = snapshot.top_k(queries, max(top_k, 1))
+        known = [bool(m) and m[0].similarity >= threshold for m in matches]
+
+        def record(session: Session) -> list[str | None]:
+            unknown_rows = [i for i, is_known in enumerate(known) if not is_known]
+            assigned = self.unknowns.assign(session, raw[unknown_rows], threshold) if unknown_rows else []
+            unknown_ids: list[str | None] = [None] * len(faces)
+            for i, unknown_id in zip(unknown_rows, assigned):
+                unknown_ids[i] = unknown_id
+            now = utcnow()
+            for i, face in enumerate(faces):
+                best = matches[i][0] if matches[i] else None
+                age, gender, gender_confidence = age_gender[i]
+                box = face.face.box
+                session.add(
+                    Detection(
+                        created_at=now,
+                        box_x=box.x,
+                        box_y=box.y,
+                        box_width=box.width,
+                        box_height=box.height,
+                        confidence=float(face.face.confidence),
+                        age=age,
+                        gender=gender,
+                        gender_confidence=gender_confidence,
+                        identity=best.name if known[i] and best else UNKNOWN,
+                        person_id=best.person_id if known[i] and best else None,
+                        unknown_id=unknown_ids[i],
+                        similarity=best.similarity if best else None,
+                    )
+                )
+            return unknown_ids
+
+        unknown_ids = in_transaction(self.session_factory, record)
+        out = []
+        for i, face in enumerate(faces):
+            best = matches[i][0] if matches[i] else None
+            age, gender, gender_confidence = age_gender[i]
+            out.append(
+                {
+                    **face.face.to_dict(),
+                    "age": None if age is None else round(float(age), 1),
+                    "gender": gender,
+                    "gender_confidence": None if gender_confidence is None else round(float(gender_confidence), 4),
+                    "identity": best.name if known[i] and best else UNKNOWN,
+                    "person_id": best.person_id if known[i] and best else unknown_ids[i],
+                    "similarity": round(best.similarity, 4) if best else None,
+                    "matches": [m.to_dict(threshold) for m in matches[i][:top_k]],
+                }
+            )
+        count = len(out)
+        return {
+            "success": True,
+            "faces": out,
+            "message": f"{count} face{'s' if count != 1 else ''} detected",
+            "timing_ms": elapsed_ms(start),
+            "model_versions": versions,
+        }
+
+    def register(self, data: bytes, person_name: str, face_index: int | None) -> tuple[dict, bool]:
+        """Enroll one face; returns the answer and whether anything new was stored."""
+        start = time.perf_counter()
+        name = clean_name(person_name)
+        chosen = self._one_face(data, face_index, largest=False)
+        digest = hashlib.sha256(data).hexdigest()
+        crop = png_bytes(chosen.crop) if self.settings.keep_face_crops else None
+        vector = normalize_rows(chosen.embedding)[0]
+        box = chosen.face.box
+        chosen_index = face_index or 0
+
+        def work(session: Session) -> dict:
+            person = session.execute(select(Person).where(Person.name_key == name_key(name))).scalar_one_or_none()
+            created = person is None
+            if person is None:
+                person = Person(name=name, name_key=name_key(name), created_at=utcnow())
+                session.add(person)
+                session.flush()
+            duplicate = session.execute(
+                select(FaceEmbeddingRow.id).where(
+                    FaceEmbeddingRow.person_id == person.id, FaceEmbeddingRow.image_sha256 == digest
+                )
+            ).first()
+            if duplicate is None:
+                row = FaceEmbeddingRow(
+                    person_id=person.id,
+                    vector=to_bytes(vector),
+                    dim=int(vector.shape[0]),
+                    embedder_version=self.pipeline.embedder.full_version,
+                    image_sha256=digest,
+                    face_index=chosen_index,
+                    box_x=box.x,
+                    box_y=box.y,
+                    box_width=box.width,
+                    box_height=box.height,
+                    created_at=utcnow(),
+                )
+                session.add(row)
+                session.flush()
+                if crop is not None:
+                    session.add(FaceCrop(embedding_id=row.id, person_id=person.id, image_format="png", data=crop))
+                bump_revision(session)
+            faces = session.execute(
+                select(func.count()).select_from(FaceEmbeddingRow).where(FaceEmbeddingRow.person_id == person.id)
+            ).scalar_one()
+            return {
+                "person_id": person.id,
+                "name": person.name,
+                "faces": int(faces),
+                "created": created,
+                "added": duplicate is None,
+                "face": chosen.face.to_dict(),
+            }
+
+        answer = in_transaction(self.session_factory, work)
+        answer["timing_ms"] = elapsed_ms(start)
+        return answer, answer["added"]
+
+    def verify_person(
+        self, data: bytes, person_name: str | None, person_id: int | None, face_index: int | None
+    ) -> dict:
+        start = time.perf_counter()
+        with self.session_factory() as session:
+            person = self._person(session, person_id, person_name)
+            person_info = {"id": person.id, "name": person.name}
+        chosen = self._one_face(data, face_index, largest=True)
+        raw = normalize_rows(chosen.embedding)[0]
+        verdict = self.served.verify_person(person_info["name"], raw)
+        if verdict is None:
+            snapshot = self.gallery.current()
+            score = snapshot.best_for_person(person_info["id"], self.gallery.project(raw[None])[0])
+            if score is None:
+                raise ApiError(
+                    409, f"{person_info['name']} has no face enrolled with the current embedder; register a photo again"
+                )
+            verdict = (score, self.threshold, self.pipeline.embedder.full_version)
+        score, threshold, version = verdict
+        return {
+            "model_version": version,
+            "is_match": bool(score >= threshold),
+            "score": round(float(score), 4),
+            "threshold": round(float(threshold), 4),
+            "person": person_info,
+            "timing_ms": elapsed_ms(start),
+        }
+
+    def verify_pair(self, data1: bytes, data2: bytes) -> dict:
+        start = time.perf_counter()
+        first = normalize_rows(self._one_face(data1, None, largest=True).embedding)[0]
+        second = normalize_rows(self._one_face(data2, None, largest=True).embedding)[0]
+        verdict = self.served.verify_pair(first, second)
+        if verdict is None:
+            projected = self.gallery.project(np.stack([first, second]))
+            verdict = (float(projected[0] @ projected[1]), self.threshold, self.pipeline.embedder.full_version)
+        score, threshold, version = verdict
+        return {
+            "model_version": version,
+            "is_match": bool(score >= threshold),
+            "score": round(float(score), 4),
+            "threshold": round(float(threshold), 4),
+            "person": None,
+            "timing_ms": elapsed_ms(start),
+        }
+
+    def search_photo(self, data: bytes, top_k: int, face_index: int | None) -> dict:
+        start = time.perf_counter()
+        chosen = self._one_face(data, face_index, largest=True)
+        snapshot = self.gallery.current()
+        query = self.gallery.project(normalize_rows(chosen.embedding))
+        threshold = self.threshold
+        matches = snapshot.top_k(query, top_k)[0]
+        return {
+            "face": chosen.face.to_dict(),
+            "matches": [m.to_dict(threshold) for m in matches],
+            "threshold": round(threshold, 4),
+            "timing_ms": elapsed_ms(start),
+        }
+
+    def delete_person(self, person_id: int) -> dict:
+        def work(session: Session) -> dict:
+            person = session.get(Person, person_id)
+            if person is None:
+                raise ApiError(404, f"No person with id {person_id}")
+            anonymised = session.execute(
+                update(Detection)
+                .where(Detection.person_id == person_id)
+                .values(person_id=None, identity=UNKNOWN, similarity=None)
+            ).rowcount
+            crops = session.execute(FaceCrop.__table__.delete().where(FaceCrop.person_id == person_id)).rowcount
+            embeddings = session.execute(
+                FaceEmbeddingRow.__table__.delete().where(FaceEmbeddingRow.person_id == person_id)
+            ).rowcount
+            session.execute(Person.__table__.delete().where(Person.id == person_id))
+            bump_revision(session)
+            return {
+                "deleted": True,
+                "person_id": person_id,
+                "name": person.name,
+                "embeddings_removed": int(embeddings),
+                "crops_removed": int(crops),
+                "detections_anonymised": int(anonymised),
+            }
+
+        return in_transaction(self.session_factory, work)

@@ -1,0 +1,84 @@
+"""The seam between the API and the models it serves besides the face pipeline.
+
+Today :class:`PackagedModels` answers from the pipeline alone (no age or gender; verification by
+cosine similarity against the calibrated threshold). A registry-backed implementation (MLflow)
+replaces it by editing only :func:`create_served_models`; routes see nothing but this interface."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from api.config import ApiSettings
+    from face_pipeline import FacePipeline
+
+AgeGender = tuple[float | None, str | None, float | None]
+"""(age in years, "male" or "female", confidence of the gender), each None when not predicted."""
+
+Verdict = tuple[float, float, str]
+"""(score, threshold, model version): a match is ``score >= threshold``."""
+
+
+class ServedModels(ABC):
+    """Models loaded once per process and shared by every request thread (must be thread-safe)."""
+
+    @abstractmethod
+    def versions(self) -> dict[str, str | None]:
+        """Model name -> version in use (None when that model is not served)."""
+
+    @abstractmethod
+    def predict_age_gender(self, crops: np.ndarray, embeddings: np.ndarray) -> list[AgeGender]:
+        """One ``(age, gender, gender_confidence)`` per face; crops ``(N,160,160,3)`` uint8, embeddings ``(N,512)``."""
+
+    def project(self, embeddings: np.ndarray) -> np.ndarray:
+        """Map raw pipeline embeddings into the space identities are matched in (identity by default)."""
+        return np.asarray(embeddings, dtype=np.float32)
+
+    def match_threshold(self) -> float | None:
+        """Similarity threshold for matches in the projected space; None defers to settings/pipeline."""
+        return None
+
+    def verify_person(self, person_name: str, embedding: np.ndarray) -> Verdict | None:
+        """A personal verifier's verdict for ``person_name``; None when there is no such verifier."""
+        return None
+
+    def verify_pair(self, embedding1: np.ndarray, embedding2: np.ndarray) -> Verdict | None:
+        """A general same-person verifier's verdict; None when there is none (cosine is used instead)."""
+        return None
+
+    def ready_info(self) -> dict:
+        """What ``/ready`` shows about these models."""
+        return {"versions": self.versions()}
+
+    def close(self) -> None:
+        """Free resources at shutdown (nothing to free by default)."""
+        return None
+
+
+class PackagedModels(ServedModels):
+    """Only the face pipeline's packaged models: age and gender are unknown, verification is cosine."""
+
+    def __init__(self, pipeline: FacePipeline, threshold: float | None = None) -> None:
+        self.pipeline = pipeline
+        self.threshold = float(pipeline.threshold if threshold is None else threshold)
+
+    def versions(self) -> dict[str, str | None]:
+        return {"age_gender": None, "recognition_head": None, "verifier": None}
+
+    def predict_age_gender(self, crops: np.ndarray, embeddings: np.ndarray) -> list[AgeGender]:
+        return [(None, None, None)] * len(crops)
+
+    def verify_pair(self, embedding1: np.ndarray, embedding2: np.ndarray) -> Verdict | None:
+        score = float(np.dot(np.asarray(embedding1, np.float32), np.asarray(embedding2, np.float32)))
+        return score, self.threshold, self.pipeline.embedder.full_version
+
+    def ready_info(self) -> dict:
+        return {"kind": "packaged", "versions": self.versions()}
+
+
+def create_served_models(settings: ApiSettings, pipeline: FacePipeline) -> ServedModels:
+    """The one place that decides which models are served (swap in a registry-backed class here)."""
+    return PackagedModels(pipeline, threshold=settings.match_threshold)
