@@ -1,0 +1,53 @@
+"""Trainer settings, read once from the environment so every training script, registry tool and
+test agrees on where MLflow lives and where the data is, without passing options around."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[1]
+"""The repository root: default folders are taken from here, not from the working directory."""
+
+DEFAULT_MLFLOW_DIR = ROOT / "data" / "mlflow"
+DEFAULT_TRACKING_URI = f"sqlite:///{DEFAULT_MLFLOW_DIR / 'mlflow.db'}"
+
+MODEL_NAMES = ("age-gender", "face-recognition", "face-verifier")
+"""Registered model names the API looks for, besides one ``verifier-<person>`` per personal verifier."""
+
+
+class TrainerSettings(BaseSettings):
+    """Everything the trainer reads from the environment (documented in ``.env.example``)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    mlflow_tracking_uri: str = Field(
+        DEFAULT_TRACKING_URI,
+        description="MLflow tracking URI (standard variable); default: a local SQLite store, nothing to start.",
+    )
+    mlflow_artifacts_dir: Path = Field(
+        DEFAULT_MLFLOW_DIR / "artifacts",
+        description="Artifact folder used with the local SQLite default (a server serves its own artifacts).",
+    )
+    data_dir: Path = Field(ROOT.parent / "shared" / "data", description="Folder holding lfw/ and utkface/.")
+    cache_dir: Path = Field(ROOT / "data" / "cache", description="Embeddings and crops cached between runs.")
+    seed: int = Field(42, description="Seed for splits, sampling and model initialisation.")
+    experiment_prefix: str = Field("", description="Prefix of the MLflow experiment names (e.g. for tests).")
+
+    def resolved_data_dir(self) -> Path:
+        path = Path(self.data_dir)
+        return (path if path.is_absolute() else ROOT / path).resolve()
+
+    def resolved_cache_dir(self) -> Path:
+        path = Path(self.cache_dir)
+        return path if path.is_absolute() else ROOT / path
+
+    def is_local_default(self) -> bool:
+        """True when the tracking URI is a local SQLite file (artifacts then go to ``mlflow_artifacts_dir``)."""
+        return self.mlflow_tracking_uri.startswith("sqlite:///")
+
+
+def get_settings() -> TrainerSettings:
+    return TrainerSettings()

@@ -1,0 +1,1 @@
+"""Dataset readers that turn folders of photos into manifests the trainers read."""
