@@ -1,0 +1,83 @@
+"""Dependencies the routes declare with ``Annotated[..., Depends(...)]``: the per-process runtime,
+the loaded models (503 while loading) and the API-key check for each role."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+from sqlalchemy.orm import Session
+
+from api.errors import ApiError
+from api.runtime import Runtime
+from api.security import allows, find_key
+from api.services.faces import FaceService
+from api.services.served_models import ServedModels
+from face_pipeline import FacePipeline
+
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (read or admin role).")
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_service(runtime: RuntimeDep) -> FaceService:
+    if runtime.service is None:
+        if runtime.load_error:
+            raise ApiError(503, "The models failed to load; see the server log")
+        raise ApiError(503, "The models are still loading; try again shortly")
+    return runtime.service
+
+
+ServiceDep = Annotated[FaceService, Depends(get_service)]
+
+
+def get_pipeline(service: ServiceDep) -> FacePipeline:
+    return service.pipeline
+
+
+def get_served_models(service: ServiceDep) -> ServedModels:
+    return service.served
+
+
+PipelineDep = Annotated[FacePipeline, Depends(get_pipeline)]
+ServedModelsDep = Annotated[ServedModels, Depends(get_served_models)]
+
+
+def get_session(runtime: RuntimeDep):  # noqa: ANN201 - generator dependency
+    with runtime.session_factory() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def _check_key(runtime: Runtime, key: str | None, needed: str) -> None:
+    if not runtime.settings.api_keys_enabled:
+        return
+    if not key:
+        raise ApiError(401, "Missing API key: send it in the X-API-Key header")
+    with runtime.session_factory() as session:
+        row = find_key(session, key)
+        role = row.role if row is not None else None
+    if role is None:
+        raise ApiError(401, "Invalid or revoked API key")
+    if not allows(role, needed):
+        raise ApiError(403, f"This API key is {role}; this endpoint needs an {needed} key")
+
+
+def require_read(runtime: RuntimeDep, key: Annotated[str | None, Security(api_key_header)]) -> None:
+    _check_key(runtime, key, "read")
+
+
+def require_admin(runtime: RuntimeDep, key: Annotated[str | None, Security(api_key_header)]) -> None:
+    _check_key(runtime, key, "admin")
+
+
+ReadAccess = Depends(require_read)
+AdminAccess = Depends(require_admin)

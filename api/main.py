@@ -1,0 +1,70 @@
+"""The FastAPI application: ``uvicorn api.main:app --workers N``.
+
+Each worker runs the migrations (under a lock), then loads ONE face pipeline and ONE set of served
+models in the background; ``/ready`` turns 200 when they are in and the database answers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from api.config import ApiSettings, get_settings
+from api.db.engine import make_engine, make_session_factory, upgrade_database
+from api.errors import install_exception_handlers
+from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from api.routes import analysis, health, persons, search, stats, verification
+from api.runtime import Runtime
+from face_pipeline import FacePipeline
+
+log = logging.getLogger("api")
+
+
+def _configure_logging(level: str) -> None:
+    logger = logging.getLogger("api")
+    logger.setLevel(level.upper())
+    if not logging.getLogger().handlers and not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(name)s] %(message)s"))
+        logger.addHandler(handler)
+
+
+def create_app(settings: ApiSettings | None = None, pipeline: FacePipeline | None = None) -> FastAPI:
+    """Build the app; tests pass their own settings and an already loaded pipeline."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _configure_logging(settings.log_level)
+        if not settings.api_keys_enabled:
+            log.warning("API_KEYS_ENABLED=false: every endpoint is open to anyone who can reach this server")
+        engine = make_engine(settings.database_url)
+        await run_in_threadpool(upgrade_database, engine)
+        runtime = Runtime(settings=settings, engine=engine, session_factory=make_session_factory(engine))
+        app.state.runtime = runtime
+        runtime.start_loading(pipeline)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(runtime.close)
+
+    app = FastAPI(
+        title="Face Analytics Home API",
+        version="1.0.0",
+        description="Detect, identify, verify and search faces; people and embeddings are kept in SQL.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_exception_handlers(app)
+    for module in (health, analysis, persons, verification, search, stats):
+        app.include_router(module.router)
+    # Added last = outermost: the request id wraps everything, including the 413s.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,67 @@
+"""Search people by name (``GET /search``) or by face (``POST /search``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import func, select
+
+from api.db.models import FaceEmbeddingRow, Person
+from api.deps import ReadAccess, RuntimeDep, ServiceDep, SessionDep
+
+from .persons import iso
+from .uploads import read_upload
+
+router = APIRouter(tags=["search"], dependencies=[ReadAccess])
+
+
+def _search_names(session, name: str, page: int, page_size: int) -> dict:  # noqa: ANN001 - Session
+    condition = Person.name_key.contains(" ".join(name.split()).casefold(), autoescape=True)
+    total = session.execute(select(func.count()).select_from(Person).where(condition)).scalar_one()
+    faces = (
+        select(FaceEmbeddingRow.person_id, func.count().label("faces"))
+        .group_by(FaceEmbeddingRow.person_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Person.id, Person.name, Person.created_at, func.coalesce(faces.c.faces, 0).label("faces"))
+        .outerjoin(faces, faces.c.person_id == Person.id)
+        .where(condition)
+        .order_by(Person.name_key, Person.id)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    return {
+        "query": name,
+        "total": int(total),
+        "page": page,
+        "page_size": page_size,
+        "pages": (int(total) + page_size - 1) // page_size,
+        "results": [
+            {"id": r.id, "name": r.name, "faces": int(r.faces), "enrolled_at": iso(r.created_at)} for r in rows
+        ],
+    }
+
+
+@router.get("/search", summary="People whose name contains the text (case-insensitive), paginated")
+async def search_by_name(
+    session: SessionDep,
+    name: Annotated[str, Query(max_length=255, description="Text the name contains (empty: everyone)")] = "",
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> dict:
+    return await run_in_threadpool(_search_names, session, name, page, page_size)
+
+
+@router.post("/search", summary="The enrolled people most similar to the face in a photo")
+async def search_by_face(
+    runtime: RuntimeDep,
+    service: ServiceDep,
+    file: Annotated[UploadFile, File(description="A photo (its largest face is used unless face_index is given)")],
+    top_k: Annotated[int, Query(ge=1, le=100)] = 5,
+    face_index: Annotated[int | None, Form(ge=0)] = None,
+) -> dict:
+    data = await read_upload(file, runtime.settings.max_upload_bytes)
+    return await run_in_threadpool(service.search_photo, data, top_k, face_index)

@@ -1,0 +1,66 @@
+"""Everything a worker process loads once, held on ``app.state.runtime``; models load in a
+background thread so that ``/health`` answers at once and ``/ready`` says 503 until they are in."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.config import ApiSettings
+from api.services.faces import FaceService
+from api.services.served_models import ServedModels, create_served_models
+from face_pipeline import FacePipeline
+
+log = logging.getLogger("api")
+
+
+@dataclass
+class Runtime:
+    settings: ApiSettings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    pipeline: FacePipeline | None = None
+    served: ServedModels | None = None
+    service: FaceService | None = None
+    load_error: str | None = None
+    started_at: float = field(default_factory=time.time)
+    ready: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start_loading(self, pipeline: FacePipeline | None = None) -> None:
+        self._thread = threading.Thread(target=self._load, args=(pipeline,), name="model-loader", daemon=True)
+        self._thread.start()
+
+    def _load(self, pipeline: FacePipeline | None) -> None:
+        try:
+            started = time.perf_counter()
+            self.pipeline = pipeline or FacePipeline()
+            self.served = create_served_models(self.settings, self.pipeline)
+            service = FaceService.create(self.settings, self.pipeline, self.served, self.session_factory)
+            snapshot = service.gallery.current()
+            self.service = service
+            self.ready.set()
+            log.info(
+                "models loaded in %.1f s (%s); gallery: %d people",
+                time.perf_counter() - started,
+                service.model_versions(),
+                snapshot.size,
+            )
+        except Exception as exc:  # noqa: BLE001 - reported by /ready instead of killing the worker
+            log.exception("loading the models failed")
+            self.load_error = f"{type(exc).__name__}: {exc}"
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self.ready.wait(timeout)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+        if self.served is not None:
+            self.served.close()
+        self.engine.dispose()
