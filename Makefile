@@ -7,7 +7,7 @@ REQUIREMENTS := requirements.api.txt requirements.trainer.txt requirements.dev.t
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install test lint bench-lfw bench-latency
+.PHONY: install test lint bench-lfw bench-latency up down stack-status
 
 # Reinstalls only when a requirements file changed since the last install.
 $(STAMP): $(REQUIREMENTS)
@@ -31,3 +31,13 @@ bench-lfw: $(STAMP)
 
 bench-latency: $(STAMP)
 	$(PY) -m benchmarks.latency --data ../shared/data/lfw
+
+# The platform natively (MLflow server, registry bootstrap, API); see "The full stack" in the README.
+up: $(STAMP)
+	$(PY) -m scripts.stack up
+
+down:
+	@if [ -x $(PY) ]; then $(PY) -m scripts.stack down; else echo "Nothing to stop: no $(VENV) yet."; fi
+
+stack-status:
+	@if [ -x $(PY) ]; then $(PY) -m scripts.stack status; else echo "Not running: no $(VENV) yet."; fi
