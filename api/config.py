@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 class ApiSettings(BaseSettings):
     """Everything the API reads from the environment; each field is documented in ``.env.example``."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     database_url: str = Field(
         "sqlite:///data/face_api.db",
