@@ -1,0 +1,308 @@
+"""Verifiers, logged to MLflow as ``pyfunc`` models and registered.
+
+General 1:1 verifier (registered as ``face-verifier``)::
+
+    python -m training.train_verifier general [--data DIR] [--max-people N] [--max-images N]
+
+  A logistic regression on similarity features of a pair of embeddings (cosine, L1 distance,
+  largest coordinate gap; see ``training.pyfunc_models.pair_features``) fitted on pairs of the
+  training identities; its output is a calibrated probability of "same person" (checked with a
+  reliability plot and the Brier score on held-out identities) and the decision threshold is
+  chosen on validation pairs. Model input: ``(N, 1024)`` = two raw embeddings side by side.
+
+Personal verifier (registered as ``verifier-<name>``, the "me / not me" case)::
+
+    python -m training.train_verifier personal --positive DIR --negative DIR --name NAME [--out DIR]
+
+  StandardScaler + LogisticRegression on the embeddings of the photos (one face per photo);
+  threshold 0.75 unless validation data shows a clearly better one; writes ``metrics.json``
+  (accuracy, precision, recall, F1, ROC AUC on the test split) and ``confusion_matrix.png``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import sys
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+
+from .common import (
+    accuracy_threshold,
+    artifact_dir,
+    plot_confusion_matrix,
+    plot_roc,
+    plot_score_histogram,
+    sample_pairs,
+    verification_metrics,
+)
+from .config import ROOT, TrainerSettings
+
+log = logging.getLogger(__name__)
+GENERAL_NAME = "face-verifier"
+DEFAULT_PERSON_THRESHOLD = 0.75
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+
+
+def slugify(name: str) -> str:
+    """Person name -> the slug used in ``verifier-<slug>`` (lower case ASCII letters, digits, dashes)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    if not slug:
+        raise ValueError(f"person name {name!r} has no letters or digits")
+    return slug
+
+
+def person_model_name(name: str) -> str:
+    return f"verifier-{slugify(name)}"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m training.train_verifier", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="kind", required=True)
+    general = sub.add_parser("general", help="the 1:1 verifier on pair similarity features")
+    general.add_argument("--data", help="folder of person folders (default: DATA_DIR/lfw/images)")
+    general.add_argument("--min-images", type=int, default=4)
+    general.add_argument("--max-people", type=int, default=120, help="seeded sample of people (0 = all)")
+    general.add_argument("--max-images", type=int, default=8, help="photos per person (0 = all)")
+    general.add_argument("--max-pairs", type=int, default=3000, help="same-person pairs per split (as many different)")
+    general.add_argument("--seed", type=int)
+    general.add_argument("--no-register", action="store_true")
+    personal = sub.add_parser("personal", help="one person's verifier (me / not me)")
+    personal.add_argument("--positive", required=True, help="folder of photos of the person")
+    personal.add_argument("--negative", required=True, help="folder of photos of other people (searched recursively)")
+    personal.add_argument("--name", required=True, help="the person's name (model: verifier-<slug>)")
+    personal.add_argument("--max-positive", type=int, default=400, help="at most this many positive photos (seeded)")
+    personal.add_argument("--max-negative", type=int, default=400, help="at most this many negative photos (seeded)")
+    personal.add_argument("--out", help="folder for metrics.json and confusion_matrix.png "
+                          "(default data/verifiers/<slug>)")
+    personal.add_argument("--seed", type=int)
+    personal.add_argument("--no-register", action="store_true")
+    return parser.parse_args(argv)
+
+
+def list_images(folder: Path) -> list[Path]:
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _start(settings: TrainerSettings, experiment: str):
+    import mlflow
+
+    from .tracking import configure_mlflow, ensure_experiment, log_git_commit
+
+    configure_mlflow(settings)
+    ensure_experiment(experiment, settings)
+    run = mlflow.start_run(run_name=experiment)
+    log_git_commit()
+    return run
+
+
+def run_general(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | None = None) -> dict:
+    import mlflow
+    from sklearn.calibration import calibration_curve
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import brier_score_loss
+
+    from face_pipeline import FacePipeline
+
+    from .datasets.survface import build_manifest, person_root
+    from .embedding_cache import EmbeddingCache
+    from .pyfunc_models import PairVerifierModel, log_pyfunc, pair_features
+    from .tracking import dataset_info, log_dataset_info, register_model_version
+
+    settings = settings or TrainerSettings()
+    seed = settings.seed if args.seed is None else args.seed
+    data_root = Path(args.data) if args.data else settings.resolved_data_dir() / "lfw" / "images"
+    if not data_root.is_dir():
+        raise FileNotFoundError(f"dataset folder not found: {data_root} (set DATA_DIR or pass --data)")
+    root = person_root(data_root)
+    items = build_manifest(root, args.min_images, args.max_people or None, args.max_images or None, seed=seed)
+    if len({i.identity for i in items}) < 3:
+        raise ValueError(f"{root}: need at least 3 people with {args.min_images}+ photos")
+    pipeline = pipeline or FacePipeline()
+    cache = EmbeddingCache(pipeline, settings.resolved_cache_dir())
+    kept, embeddings = cache.embed([root / i.path for i in items])
+    meta = {str((root / i.path).resolve()): i for i in items}
+    identities = np.array([meta[k].identity for k in kept])
+    splits = np.array([meta[k].split for k in kept])
+    rng = np.random.default_rng(seed)
+    data = {}
+    for split in ("train", "val", "test"):
+        idx = np.flatnonzero(splits == split)
+        first, second, same = sample_pairs(identities[idx], rng, args.max_pairs)
+        pairs = np.concatenate([embeddings[idx][first], embeddings[idx][second]], axis=1).astype(np.float32)
+        data[split] = (pairs, same)
+
+    with _start(settings, GENERAL_NAME) as active:
+        mlflow.set_tag("model_name", GENERAL_NAME)
+        log_dataset_info(dataset_info(root, [i.path for i in items]))
+        mlflow.log_params({"min_images": args.min_images, "max_people": args.max_people, "max_images": args.max_images,
+                           "max_pairs": args.max_pairs, "seed": seed, "embedder": pipeline.embedder.full_version,
+                           "features": "cosine,l1,max_abs_diff", "classifier": "LogisticRegression",
+                           **{f"n_pairs_{s}": len(d[1]) for s, d in data.items()}})
+        classifier = LogisticRegression(C=1.0, max_iter=1000)
+        classifier.fit(pair_features(data["train"][0]), data["train"][1])
+        prob = {s: classifier.predict_proba(pair_features(d[0]))[:, 1] for s, d in data.items()}
+        threshold = accuracy_threshold(prob["val"], data["val"][1])
+        metrics = {f"test_{k}": v for k, v in verification_metrics(prob["test"], data["test"][1], threshold).items()}
+        metrics["test_brier"] = float(brier_score_loss(data["test"][1], prob["test"]))
+        metrics["val_accuracy"] = verification_metrics(prob["val"], data["val"][1], threshold)["accuracy"]
+        metrics["train_accuracy"] = verification_metrics(prob["train"], data["train"][1], threshold)["accuracy"]
+        metrics["threshold"] = threshold
+        mlflow.log_metrics(metrics)
+        mlflow.log_param("threshold", round(threshold, 6))
+
+        out = artifact_dir()
+        plot_roc({"verifier": (prob["test"], data["test"][1])}, "general verifier, test identities",
+                 out / "roc_test.png")
+        plot_score_histogram(prob["test"], data["test"][1], threshold, "test pairs", out / "probabilities_test.png")
+        plot_confusion_matrix(data["test"][1], prob["test"] >= threshold, ("different", "same"),
+                              "test pairs", out / "confusion_matrix.png")
+        _plot_calibration(calibration_curve(data["test"][1], prob["test"], n_bins=10), out / "calibration_test.png")
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        joblib_path = out / "classifier.joblib"
+        import joblib
+
+        joblib.dump(classifier, joblib_path)
+        mlflow.log_artifacts(str(out), artifact_path="report")
+        metadata = {"kind": "pair-verifier", "threshold": float(threshold), "embedder": pipeline.embedder.full_version,
+                    "input": "(N,1024) float32: [raw embedding a | raw embedding b]", "output": "P(same person)"}
+        info = log_pyfunc(PairVerifierModel(), {"classifier": str(joblib_path)}, data["test"][0][:3], metadata)
+        version = None
+        if not args.no_register:
+            version = register_model_version(active.info.run_id, info.model_uri, GENERAL_NAME,
+                                             tags={"embedder": pipeline.embedder.full_version})
+    return {"run_id": active.info.run_id, "version": version, "threshold": threshold, "metrics": metrics,
+            "model_uri": info.model_uri, "name": GENERAL_NAME}
+
+
+def _plot_calibration(curve: tuple[np.ndarray, np.ndarray], out: Path) -> None:
+    from .common import _pyplot
+
+    plt = _pyplot()
+    fraction, predicted = curve
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    ax.plot([0, 1], [0, 1], "k--", label="perfectly calibrated")
+    ax.plot(predicted, fraction, "o-", label="verifier")
+    ax.set_xlabel("predicted probability")
+    ax.set_ylabel("fraction of same-person pairs")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+def choose_person_threshold(prob: np.ndarray, labels: np.ndarray, default: float = DEFAULT_PERSON_THRESHOLD,
+                            ) -> tuple[float, str]:
+    """0.75 unless the validation data clearly prefers another threshold (F1 better by > 0.02)."""
+    from sklearn.metrics import f1_score
+
+    labels = np.asarray(labels, bool)
+    if labels.sum() < 3 or (~labels).sum() < 3:
+        return default, f"default {default}: too few validation photos to choose"
+    candidates = np.round(np.arange(0.05, 0.96, 0.01), 2)
+    scores = np.array([f1_score(labels, prob >= t, zero_division=0) for t in candidates])
+    default_f1 = f1_score(labels, prob >= default, zero_division=0)
+    best = candidates[np.flatnonzero(scores == scores.max())]
+    nearest = float(best[np.argmin(np.abs(best - default))])
+    if scores.max() > default_f1 + 0.02:
+        return nearest, f"validation F1 {scores.max():.3f} at {nearest} vs {default_f1:.3f} at {default}"
+    return default, f"default {default} kept: validation F1 {default_f1:.3f} (best {scores.max():.3f})"
+
+
+def run_personal(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | None = None) -> dict:
+    import joblib
+    import mlflow
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from face_pipeline import FacePipeline
+
+    from .embedding_cache import EmbeddingCache
+    from .pyfunc_models import PersonVerifierModel, log_pyfunc
+    from .tracking import dataset_info, log_dataset_info, register_model_version
+
+    settings = settings or TrainerSettings()
+    seed = settings.seed if args.seed is None else args.seed
+    name = person_model_name(args.name)
+    for folder in (args.positive, args.negative):
+        if not Path(folder).is_dir():
+            raise FileNotFoundError(f"folder not found: {folder}")
+    positive_dir = Path(args.positive).resolve()
+    positives = list_images(positive_dir)
+    negatives = [p for p in list_images(args.negative) if positive_dir not in p.resolve().parents]
+    rng = np.random.default_rng(seed)
+    if args.max_positive and len(positives) > args.max_positive:
+        positives = [positives[i] for i in sorted(rng.choice(len(positives), args.max_positive, replace=False))]
+    if args.max_negative and len(negatives) > args.max_negative:
+        negatives = [negatives[i] for i in sorted(rng.choice(len(negatives), args.max_negative, replace=False))]
+    pipeline = pipeline or FacePipeline()
+    cache = EmbeddingCache(pipeline, settings.resolved_cache_dir())
+    _, pos = cache.embed(positives)
+    _, neg = cache.embed(negatives)
+    if len(pos) < 5 or len(neg) < 5:
+        raise ValueError(f"need at least 5 photos with a face on each side "
+                         f"(found {len(pos)} positive, {len(neg)} negative)")
+    x = np.concatenate([pos, neg]).astype(np.float32)
+    y = np.concatenate([np.ones(len(pos), bool), np.zeros(len(neg), bool)])
+    x_train, x_rest, y_train, y_rest = train_test_split(x, y, test_size=0.4, stratify=y, random_state=seed)
+    x_val, x_test, y_val, y_test = train_test_split(x_rest, y_rest, test_size=0.5, stratify=y_rest, random_state=seed)
+    out = Path(args.out) if args.out else ROOT / "data" / "verifiers" / slugify(args.name)
+    out.mkdir(parents=True, exist_ok=True)
+
+    with _start(settings, "personal-verifiers") as active:
+        mlflow.set_tag("model_name", name)
+        mlflow.set_tag("person", args.name)
+        log_dataset_info(dataset_info(positive_dir, positives), prefix="positive")
+        log_dataset_info(dataset_info(Path(args.negative), negatives), prefix="negative")
+        mlflow.log_params({"seed": seed, "embedder": pipeline.embedder.full_version, "n_positive_faces": len(pos),
+                           "n_negative_faces": len(neg), "classifier": "StandardScaler+LogisticRegression(balanced)",
+                           "n_train": len(y_train), "n_val": len(y_val), "n_test": len(y_test)})
+        classifier = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, class_weight="balanced", max_iter=2000))
+        classifier.fit(x_train, y_train)
+        threshold, why = choose_person_threshold(classifier.predict_proba(x_val)[:, 1], y_val)
+        mlflow.set_tag("threshold_choice", why)
+        mlflow.log_param("threshold", threshold)
+        prob_test = classifier.predict_proba(x_test)[:, 1]
+        metrics = verification_metrics(prob_test, y_test, threshold)
+        report = {"model": name, "person": args.name, "threshold": threshold, "threshold_choice": why,
+                  "test_photos": {"positive": int(y_test.sum()), "negative": int((~y_test).sum())}, **metrics}
+        (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
+        plot_confusion_matrix(y_test, prob_test >= threshold, ("not " + args.name, args.name),
+                              f"{name}: test photos", out / "confusion_matrix.png")
+        mlflow.log_metrics({**{f"test_{k}": v for k, v in metrics.items()}, "threshold": threshold})
+        mlflow.log_artifact(str(out / "metrics.json"), artifact_path="report")
+        mlflow.log_artifact(str(out / "confusion_matrix.png"), artifact_path="report")
+        model_dir = artifact_dir()
+        joblib.dump(classifier, model_dir / "classifier.joblib")
+        metadata = {"kind": "person-verifier", "person": args.name, "threshold": float(threshold),
+                    "embedder": pipeline.embedder.full_version}
+        artifacts = {"classifier": str(model_dir / "classifier.joblib")}
+        info = log_pyfunc(PersonVerifierModel(), artifacts, x_test[:3], metadata)
+        version = None
+        if not args.no_register:
+            version = register_model_version(active.info.run_id, info.model_uri, name,
+                                             tags={"embedder": pipeline.embedder.full_version, "person": args.name})
+    return {"run_id": active.info.run_id, "version": version, "threshold": threshold, "metrics": report,
+            "model_uri": info.model_uri, "name": name, "out": str(out)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = parse_args(argv)
+    try:
+        summary = run_general(args) if args.kind == "general" else run_personal(args)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=2, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
