@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from fastapi import APIRouter
@@ -17,7 +18,7 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", summary="The process is up")
 async def health(runtime: RuntimeDep) -> dict:
-    return {"status": "ok", "uptime_s": round(time.time() - runtime.started_at, 1)}
+    return {"status": "ok", "uptime_s": round(time.time() - runtime.started_at, 1), "pid": os.getpid()}
 
 
 def _database_ok(runtime: Runtime) -> str | None:
@@ -37,6 +38,7 @@ async def ready(runtime: RuntimeDep) -> JSONResponse:
         "ready": service is not None and database_error is None,
         "models_loaded": service is not None,
         "database": "ok" if database_error is None else database_error,
+        "pid": os.getpid(),
     }
     if service is not None:
         body["model_versions"] = service.model_versions()
