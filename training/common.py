@@ -49,7 +49,11 @@ def accuracy_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
     correct = tpr * positives + (1 - fpr) * negatives
     best = int(np.argmax(correct))
     threshold = float(thresholds[best])
-    return threshold if np.isfinite(threshold) else float(np.max(scores) + 1e-6)
+    if not np.isfinite(threshold):
+        return float(np.max(scores) + 1e-6)
+    below = np.asarray(scores)[np.asarray(scores) < threshold]
+    # Midway to the next lower score: the same accuracy on these scores, a safer margin for new ones.
+    return float((threshold + below.max()) / 2) if below.size else threshold
 
 
 def verification_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:

@@ -115,13 +115,7 @@ def register_model_version(run_id: str, artifact_path_or_model_uri: str, name: s
                            tags: dict | None = None) -> str:
     """Register the run's model as a new version of ``name`` and return the version (no alias set)."""
     import mlflow
-    from mlflow import MlflowClient
 
     uri = model_uri_for(run_id, artifact_path_or_model_uri)
-    client = MlflowClient()
-    try:
-        client.get_registered_model(name)
-    except mlflow.exceptions.MlflowException:
-        client.create_registered_model(name)
     version = mlflow.register_model(uri, name, tags={"run_id": run_id, **(tags or {})})
     return str(version.version)
