@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +52,7 @@ class StackSettings(BaseSettings):
         "sqlite:///data/mlflow-server/mlflow.db",
         description="MLflow server store: SQLite (relative path from the repository root) or mysql+pymysql://...",
     )
-    mlflow_artifacts_dir: Path = Field(
+    mlflow_server_artifacts_dir: Path = Field(
         Path("data/mlflow-server/artifacts"), description="Where the MLflow server keeps the artifacts it serves."
     )
     mlflow_allowed_hosts: str | None = Field(
@@ -65,6 +65,14 @@ class StackSettings(BaseSettings):
     stack_bootstrap_timeout: float = Field(
         3600.0, gt=0, description="Seconds the registry bootstrap may take (it may train when the registry is empty)."
     )
+
+    @field_validator("mlflow_backend_uri", "mlflow_allowed_hosts", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object, info: ValidationInfo) -> object:
+        """An empty value in .env means "not set" (the default), as it does for the API's settings."""
+        if value == "":
+            return cls.model_fields[info.field_name].default
+        return value
 
     def path(self, value: Path) -> Path:
         return value if value.is_absolute() else ROOT / value
@@ -291,8 +299,29 @@ def _module_exists(name: str) -> bool:
         return False
 
 
+def _ensure_mysql_database(uri: str) -> None:
+    """MLflow creates its tables but not a MySQL database: make it (utf8mb4) when the URI names a missing one."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    url = make_url(uri)
+    if url.get_backend_name() != "mysql" or not url.database:
+        return
+    engine = create_engine(url.set(database=""))
+    try:
+        with engine.begin() as connection:
+            name = url.database.replace("`", "``")
+            connection.execute(text(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4"))
+    except SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", error)).splitlines()[0]
+        raise StackError(f"cannot reach the MLflow store {_redact(uri)}: {reason}") from None
+    finally:
+        engine.dispose()
+
+
 def _mlflow_argv(settings: StackSettings) -> list[str]:
-    artifacts = settings.path(settings.mlflow_artifacts_dir)
+    artifacts = settings.path(settings.mlflow_server_artifacts_dir)
     artifacts.mkdir(parents=True, exist_ok=True)
     argv = [
         sys.executable, "-m", "mlflow", "server",
@@ -365,6 +394,7 @@ def up(settings: StackSettings) -> int:
     env = _child_env(settings)
     services: list[Service] = []
     try:
+        _ensure_mysql_database(settings.resolved_backend_uri())
         print(f"Starting the MLflow server on {settings.mlflow_url} "
               f"(store: {_redact(settings.resolved_backend_uri())}) ...", flush=True)
         mlflow = _spawn("mlflow", _mlflow_argv(settings), env, settings.log_dir / "mlflow.log",
