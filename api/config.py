@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +35,16 @@ class ApiSettings(BaseSettings):
     unknown_max_recent: int = Field(10_000, ge=1, description="At most this many recent unknown faces are compared.")
     default_top_k: int = Field(3, ge=0, le=100, description="Look-alikes listed per face when ?top_k= is not given.")
     log_level: str = Field("INFO", description="Python log level of the API's own loggers.")
+    # Models from the MLflow registry (api/services/registry_models.py).
+    mlflow_tracking_uri: str | None = Field(None, description="MLflow tracking/registry URI (standard variable).")
+    model_source: Literal["registry", "packaged"] | None = Field(
+        None, description="registry: serve models:/<name>@production; packaged: pipeline only; unset: registry "
+        "when MLFLOW_TRACKING_URI is set."
+    )
+    model_cache_dir: Path = Field(Path("data/model-cache"), description="Local copies of the served model versions.")
+    model_refresh_seconds: float = Field(
+        30.0, ge=0, description="How often the production aliases are checked (0: never)."
+    )
 
     def resolved_database_url(self) -> str:
         """The database URL with a relative SQLite path made absolute and its folder created."""
