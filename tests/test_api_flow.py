@@ -221,5 +221,8 @@ def test_schema_has_the_indexes_the_queries_use(api):
         assert {("created_at",), ("person_id",), ("unknown_id",)} <= detection_indexes
         assert ("person_id",) in {tuple(i["column_names"]) for i in inspector.get_indexes("face_embeddings")}
         assert make_session_factory(engine) is not None
+        if engine.dialect.name in ("mysql", "mariadb"):
+            crop_type = {c["name"]: c["type"] for c in inspector.get_columns("face_crops")}["data"]
+            assert type(crop_type).__name__ == "MEDIUMBLOB"
     finally:
         engine.dispose()
