@@ -92,10 +92,14 @@ def test_unknown_faces_keep_their_id_within_the_window(sessions):
     with sessions.begin() as session:
         again = unknowns.assign(session, normalize_rows(a + 0.01 * rng.normal(size=16)), threshold=0.5)
     assert again == [first[0]]
+    other_worker = UnknownFaces(lambda x: normalize_rows(x), "v1", window_hours=1, max_recent=100)
+    with sessions.begin() as session:
+        assert other_worker.assign(session, b[None], threshold=0.5) == [first[1]]
     with sessions.begin() as session:
         session.get(UnknownFace, first[0]).last_seen = utcnow() - timedelta(hours=2)
+    fresh_worker = UnknownFaces(lambda x: normalize_rows(x), "v1", window_hours=1, max_recent=100)
     with sessions.begin() as session:
-        assert unknowns.assign(session, a[None], threshold=0.5)[0] not in first
+        assert fresh_worker.assign(session, a[None], threshold=0.5)[0] not in first
 
 
 def test_api_keys_are_hashed_and_checked(sessions):

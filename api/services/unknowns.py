@@ -1,12 +1,16 @@
 """Anonymous ids for faces nobody enrolled: a face is compared with the unknown faces seen
-recently, so the same stranger seen again keeps the same ``unknown_...`` id."""
+recently, so the same stranger seen again keeps the same ``unknown_...`` id.
+
+Each worker keeps the recent unknown faces in memory and, on each use, reads only the rows whose
+``last_seen`` moved since its previous read (with an overlap for transactions that commit late), so a
+busy camera does not reload every stranger's vector on every photo."""
 
 from __future__ import annotations
 
 import secrets
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 from sqlalchemy import select, update
@@ -16,13 +20,18 @@ from api.db.models import UnknownFace, utcnow
 
 from .vectors import from_bytes, to_bytes
 
+SYNC_OVERLAP = timedelta(seconds=120)
+
 
 def new_unknown_id() -> str:
     return f"unknown_{secrets.token_hex(6)}"
 
 
 class UnknownFaces:
-    """Assigns unknown ids inside the caller's transaction; a lock keeps one process consistent."""
+    """Assigns unknown ids inside the caller's transaction; a lock keeps one process consistent.
+
+    The cache learns new rows only from the database (next sync), never from an uncommitted
+    transaction, so a rolled-back request leaves no phantom id behind."""
 
     def __init__(
         self,
@@ -36,6 +45,29 @@ class UnknownFaces:
         self.window = timedelta(hours=window_hours)
         self.max_recent = max_recent
         self._lock = threading.Lock()
+        self._cache: dict[str, tuple[np.ndarray, datetime]] = {}  # id -> (projected vector, last seen)
+        self._synced_at: datetime | None = None
+
+    def _sync(self, session: Session, now: datetime) -> None:
+        cutoff = now - self.window
+        since = cutoff if self._synced_at is None else max(cutoff, self._synced_at - SYNC_OVERLAP)
+        rows = session.execute(
+            select(UnknownFace.id, UnknownFace.vector, UnknownFace.dim, UnknownFace.last_seen)
+            .where(UnknownFace.last_seen >= since, UnknownFace.embedder_version == self.embedder_version)
+            .order_by(UnknownFace.last_seen.desc())
+            .limit(self.max_recent)
+        ).all()
+        if rows:
+            projected = self._project(np.stack([from_bytes(r.vector, r.dim) for r in rows]))
+            for row, vector in zip(rows, projected):
+                self._cache[row.id] = (vector, row.last_seen)
+        expired = [key for key, (_, seen) in self._cache.items() if seen < cutoff]
+        for key in expired:
+            del self._cache[key]
+        if len(self._cache) > self.max_recent:
+            newest = sorted(self._cache.items(), key=lambda item: item[1][1], reverse=True)[: self.max_recent]
+            self._cache = dict(newest)
+        self._synced_at = now
 
     def assign(self, session: Session, raw: np.ndarray, threshold: float) -> list[str]:
         """One unknown id per raw embedding row: a recent look-alike's id, or a new one."""
@@ -43,23 +75,14 @@ class UnknownFaces:
             return []
         now = utcnow()
         with self._lock:
-            rows = session.execute(
-                select(UnknownFace.id, UnknownFace.vector, UnknownFace.dim)
-                .where(
-                    UnknownFace.last_seen >= now - self.window,
-                    UnknownFace.embedder_version == self.embedder_version,
-                )
-                .order_by(UnknownFace.last_seen.desc())
-                .limit(self.max_recent)
-            ).all()
-            rows = [row for row in rows if row.dim == raw.shape[1]]
-            ids = [row.id for row in rows]
-            known = self._project(np.stack([from_bytes(r.vector, r.dim) for r in rows])) if rows else None
+            self._sync(session, now)
+            ids = list(self._cache)
+            known = np.stack([self._cache[i][0] for i in ids]) if ids else np.zeros((0, raw.shape[1]), np.float32)
             queries = self._project(raw)
             assigned: list[str] = []
             for raw_vector, query in zip(raw, queries):
                 best = -1
-                if known is not None and len(known):
+                if len(known) and known.shape[1] == query.shape[0]:
                     sims = known @ query
                     best = int(np.argmax(sims))
                     if sims[best] < threshold:
@@ -85,7 +108,7 @@ class UnknownFaces:
                         )
                     )
                     ids.append(unknown_id)
-                    known = query[None] if known is None else np.vstack([known, query[None]])
+                    known = np.vstack([known, query[None]]) if len(known) else query[None]
                 assigned.append(unknown_id)
             session.flush()
         return assigned
