@@ -8,13 +8,19 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import ReadAccess, RuntimeDep, ServiceDep
+from api.schemas import AnalyzeResponse, errors
 
 from .uploads import read_upload
 
 router = APIRouter(tags=["analysis"], dependencies=[ReadAccess])
 
 
-@router.post("/analyze", summary="Detect, identify and describe every face in a photo")
+@router.post(
+    "/analyze",
+    summary="Detect, identify and describe every face in a photo",
+    response_model=AnalyzeResponse,
+    responses=errors(400, 401, 403, 413, 415, 422, 503),
+)
 async def analyze(
     runtime: RuntimeDep,
     service: ServiceDep,

@@ -12,11 +12,12 @@ from sqlalchemy import text
 
 from api.deps import RuntimeDep
 from api.runtime import Runtime
+from api.schemas import HealthResponse
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", summary="The process is up")
+@router.get("/health", summary="The process is up", response_model=HealthResponse)
 async def health(runtime: RuntimeDep) -> dict:
     return {"status": "ok", "uptime_s": round(time.time() - runtime.started_at, 1), "pid": os.getpid()}
 

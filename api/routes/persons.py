@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from api.db.models import Detection, FaceCrop, FaceEmbeddingRow, Person
 from api.deps import AdminAccess, ReadAccess, RuntimeDep, ServiceDep, SessionDep
 from api.errors import ApiError
+from api.schemas import DeleteResponse, PersonDetails, RegisterResponse, errors
 
 from .uploads import read_upload
 
@@ -27,6 +28,11 @@ def iso(value) -> str | None:  # noqa: ANN001 - datetime or None
     summary="Enroll a person from a photo with exactly one face (or choose one with face_index)",
     dependencies=[AdminAccess],
     status_code=201,
+    response_model=RegisterResponse,
+    responses={
+        200: {"model": RegisterResponse, "description": "Photo already enrolled"},
+        **errors(400, 401, 403, 413, 415, 422, 503),
+    },
 )
 async def register(
     runtime: RuntimeDep,
@@ -79,7 +85,13 @@ def _person_details(session, person_id: int) -> dict:  # noqa: ANN001 - Session
     }
 
 
-@router.get("/persons/{person_id}", summary="One enrolled person", dependencies=[ReadAccess])
+@router.get(
+    "/persons/{person_id}",
+    summary="One enrolled person",
+    dependencies=[ReadAccess],
+    response_model=PersonDetails,
+    responses=errors(401, 404),
+)
 async def get_person(session: SessionDep, person_id: Annotated[int, Path(ge=1)]) -> dict:
     return await run_in_threadpool(_person_details, session, person_id)
 
@@ -88,6 +100,8 @@ async def get_person(session: SessionDep, person_id: Annotated[int, Path(ge=1)])
     "/persons/{person_id}",
     summary="Delete a person, their embeddings and crops, and their name from past detections",
     dependencies=[AdminAccess],
+    response_model=DeleteResponse,
+    responses=errors(401, 403, 404),
 )
 async def delete_person(service: ServiceDep, person_id: Annotated[int, Path(ge=1)]) -> dict:
     return await run_in_threadpool(service.delete_person, person_id)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from api.db.models import FaceEmbeddingRow, Person
 from api.deps import ReadAccess, RuntimeDep, ServiceDep, SessionDep
+from api.schemas import FaceSearchResponse, NameSearchResponse, errors
 
 from .persons import iso
 from .uploads import read_upload
@@ -45,7 +46,12 @@ def _search_names(session, name: str, page: int, page_size: int) -> dict:  # noq
     }
 
 
-@router.get("/search", summary="People whose name contains the text (case-insensitive), paginated")
+@router.get(
+    "/search",
+    summary="People whose name contains the text (case-insensitive), paginated",
+    response_model=NameSearchResponse,
+    responses=errors(401, 422),
+)
 async def search_by_name(
     session: SessionDep,
     name: Annotated[str, Query(max_length=255, description="Text the name contains (empty: everyone)")] = "",
@@ -55,7 +61,12 @@ async def search_by_name(
     return await run_in_threadpool(_search_names, session, name, page, page_size)
 
 
-@router.post("/search", summary="The enrolled people most similar to the face in a photo")
+@router.post(
+    "/search",
+    summary="The enrolled people most similar to the face in a photo",
+    response_model=FaceSearchResponse,
+    responses=errors(400, 401, 413, 415, 422, 503),
+)
 async def search_by_face(
     runtime: RuntimeDep,
     service: ServiceDep,

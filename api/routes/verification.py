@@ -9,13 +9,19 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import ReadAccess, RuntimeDep, ServiceDep
 from api.errors import ApiError
+from api.schemas import VerifyResponse, errors
 
 from .uploads import read_upload
 
 router = APIRouter(tags=["verification"], dependencies=[ReadAccess])
 
 
-@router.post("/verify", summary="Verify a photo against an enrolled person, or two photos against each other")
+@router.post(
+    "/verify",
+    summary="Verify a photo against an enrolled person, or two photos against each other",
+    response_model=VerifyResponse,
+    responses=errors(400, 401, 404, 409, 413, 415, 422, 503),
+)
 async def verify(
     runtime: RuntimeDep,
     service: ServiceDep,
