@@ -250,3 +250,61 @@ def test_cli_scripts(tmp_path, monkeypatch, capsys):
         assert exit_info.value.code == 2
     finally:
         get_settings.cache_clear()
+
+
+class _FakeEmbedder:
+    full_version = "fake:1"
+    dim = 8
+
+
+class _FakePipeline:
+    """Stands in for the TF pipeline: byte 0 is the face count, the rest seeds the vectors."""
+
+    threshold = 0.5
+    embedder = _FakeEmbedder()
+    versions = {"detector": "fake", "embedder": "fake:1"}
+
+    def load(self, data: bytes) -> bytes:
+        return data
+
+    def process(self, data: bytes):
+        from face_pipeline import BoundingBox, Face, FaceEmbedding
+
+        rng = np.random.default_rng(list(data[1:]) or [0])
+        landmarks = {n: (1.0, 1.0) for n in ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")}
+        return [
+            FaceEmbedding(
+                face=Face(box=BoundingBox(100 * i, 0, 50, 50), confidence=0.99, landmarks=landmarks),
+                crop=np.zeros((160, 160, 3), np.uint8),
+                embedding=normalize_rows(rng.normal(size=8))[0],
+            )
+            for i in range(data[0])
+        ]
+
+
+def test_face_service_without_crops(sessions):
+    from api.db.models import FaceCrop
+    from api.errors import ApiError
+    from api.services.faces import FaceService
+
+    fake = _FakePipeline()
+    settings = ApiSettings(database_url="sqlite://", keep_face_crops=False)
+    service = FaceService.create(settings, fake, PackagedModels(fake), sessions)
+    answer, added = service.register(b"\x01ann", "  Ann   Lee ", None)
+    assert added and answer["name"] == "Ann Lee" and answer["faces"] == 1
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(FaceCrop)) == 0
+    analysed = service.analyze(b"\x01ann", 2)
+    assert analysed["faces"][0]["identity"] == "Ann Lee" and len(analysed["faces"][0]["matches"]) == 1
+    with pytest.raises(ApiError) as several:
+        service.register(b"\x02bob", "Bob", None)
+    assert several.value.status_code == 422 and several.value.extra["face_count"] == 2
+    assert service.register(b"\x02bob", "Bob", 1)[0]["face"]["bbox"]["x"] == 100
+    with pytest.raises(ApiError) as no_face:
+        service.verify_pair(b"\x00", b"\x01x")
+    assert no_face.value.message == "No face detected in the image"
+    assert service.verify_person(b"\x01ann", "ann lee", None, None)["is_match"] is True
+    assert service.delete_person(answer["person_id"])["embeddings_removed"] == 1
+    with pytest.raises(ApiError) as gone:
+        service.verify_person(b"\x01ann", "Ann Lee", None, None)
+    assert gone.value.status_code == 404
