@@ -360,6 +360,7 @@ def _run_bootstrap(settings: StackSettings, env: dict[str, str]) -> None:
             assert process.stdout is not None
             for line in process.stdout:
                 log.write(line)
+                log.flush()
                 print("    " + line.decode("utf-8", "replace").rstrip(), flush=True)
 
         reader = threading.Thread(target=echo, daemon=True)
