@@ -68,6 +68,9 @@ def test_gallery_top_k_is_best_face_per_person_and_reloads_on_revision(sessions)
     assert snapshot.best_for_person(ids[3], queries[0]) == pytest.approx(brute[0][3], abs=1e-5)
     assert snapshot.best_for_person(99999, queries[0]) is None
     assert gallery.current() is snapshot  # unchanged revision: no reload
+    gallery.invalidate()
+    assert gallery.current() is not snapshot and gallery.current().size == 30
+    snapshot = gallery.current()
 
     add_people(sessions, [normalize_rows(queries[:1])], prefix="Newcomer")
     reloaded = gallery.current()
@@ -308,3 +311,16 @@ def test_face_service_without_crops(sessions):
     with pytest.raises(ApiError) as gone:
         service.verify_person(b"\x01ann", "Ann Lee", None, None)
     assert gone.value.status_code == 404
+
+
+def test_unknown_cache_is_rebuilt_when_the_gallery_revision_moves(sessions):
+    rng = np.random.default_rng(2)
+    rotation = np.linalg.qr(rng.normal(size=(16, 16)))[0].astype(np.float32)
+    space = {"project": lambda x: normalize_rows(x)}
+    unknowns = UnknownFaces(lambda x: space["project"](x), "v1", window_hours=1, max_recent=100)
+    a = normalize_rows(rng.normal(size=(1, 16)))
+    with sessions.begin() as session:
+        first = unknowns.assign(session, a, threshold=0.5, revision=1)
+    space["project"] = lambda x: normalize_rows(normalize_rows(x) @ rotation)  # a new recognition head
+    with sessions.begin() as session:
+        assert unknowns.assign(session, a, threshold=0.5, revision=2) == first

@@ -152,7 +152,9 @@ class FaceService:
 
         def record(session: Session) -> list[str | None]:
             unknown_rows = [i for i, is_known in enumerate(known) if not is_known]
-            assigned = self.unknowns.assign(session, raw[unknown_rows], threshold) if unknown_rows else []
+            assigned = (
+                self.unknowns.assign(session, raw[unknown_rows], threshold, snapshot.revision) if unknown_rows else []
+            )
             unknown_ids: list[str | None] = [None] * len(faces)
             for i, unknown_id in zip(unknown_rows, assigned):
                 unknown_ids[i] = unknown_id

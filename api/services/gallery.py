@@ -115,6 +115,11 @@ class Gallery:
         """Raw pipeline embeddings to the normalised matching space (served models' head applied)."""
         return normalize_rows(self._project(normalize_rows(raw)))
 
+    def invalidate(self) -> None:
+        """Rebuild on the next request (e.g. after the served models' projection changed)."""
+        with self._lock:
+            self._snapshot = EMPTY
+
     def current(self) -> GallerySnapshot:
         """The snapshot, reloaded first if another request or worker changed the gallery (one cheap query)."""
         with self._session_factory() as session:

@@ -47,6 +47,7 @@ class UnknownFaces:
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[np.ndarray, datetime]] = {}  # id -> (projected vector, last seen)
         self._synced_at: datetime | None = None
+        self._revision: int | None = None
 
     def _sync(self, session: Session, now: datetime) -> None:
         cutoff = now - self.window
@@ -69,12 +70,19 @@ class UnknownFaces:
             self._cache = dict(newest)
         self._synced_at = now
 
-    def assign(self, session: Session, raw: np.ndarray, threshold: float) -> list[str]:
-        """One unknown id per raw embedding row: a recent look-alike's id, or a new one."""
+    def assign(self, session: Session, raw: np.ndarray, threshold: float, revision: int | None = None) -> list[str]:
+        """One unknown id per raw embedding row: a recent look-alike's id, or a new one.
+
+        ``revision`` is the gallery revision in use: when it moves (a new recognition head changes
+        the matching space, or an enrolment), the cached projected vectors are rebuilt."""
         if len(raw) == 0:
             return []
         now = utcnow()
         with self._lock:
+            if revision != self._revision:
+                self._cache.clear()
+                self._synced_at = None
+                self._revision = revision
             self._sync(session, now)
             ids = list(self._cache)
             known = np.stack([self._cache[i][0] for i in ids]) if ids else np.zeros((0, raw.shape[1]), np.float32)
