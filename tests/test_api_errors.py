@@ -181,6 +181,10 @@ def test_bad_parameters_are_422(api):
     face = photo("Colin_Powell", 2)
     assert_error(client.post("/analyze?top_k=-1", files=upload(face), headers=api["read"]), 422, "top_k")
     assert_error(client.post("/verify", files=upload(face), headers=api["read"]), 422, "person_name")
+    both = {"file": ("a.jpg", face), "file2": ("b.jpg", face)}
+    assert_error(client.post("/verify", files=both, data={"person_name": "X"}, headers=api["read"]), 422, "not both")
+    assert_error(client.post("/verify", files={"file": ("a.jpg", face), "file2": ("b.jpg", b"")}, headers=api["read"]),
+                 400, "file2")
     assert_error(client.get("/persons/abc", headers=api["read"]), 422)
     assert_error(client.post("/register", files=upload(face), data={"person_name": "   "}, headers=api["admin"]), 422,
                  "empty")
