@@ -21,7 +21,8 @@ MODEL_NAMES = ("age-gender", "face-recognition", "face-verifier")
 class TrainerSettings(BaseSettings):
     """Everything the trainer reads from the environment (documented in ``.env.example``)."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True,
+                                      populate_by_name=True)
 
     mlflow_tracking_uri: str = Field(
         DEFAULT_TRACKING_URI,
@@ -29,12 +30,15 @@ class TrainerSettings(BaseSettings):
     )
     mlflow_artifacts_dir: Path = Field(
         DEFAULT_MLFLOW_DIR / "artifacts",
+        validation_alias="TRAINER_ARTIFACTS_DIR",
         description="Artifact folder used with the local SQLite default (a server serves its own artifacts).",
     )
     data_dir: Path = Field(ROOT.parent / "shared" / "data", description="Folder holding lfw/ and utkface/.")
-    cache_dir: Path = Field(ROOT / "data" / "cache", description="Embeddings and crops cached between runs.")
-    seed: int = Field(42, description="Seed for splits, sampling and model initialisation.")
-    experiment_prefix: str = Field("", description="Prefix of the MLflow experiment names (e.g. for tests).")
+    cache_dir: Path = Field(ROOT / "data" / "cache", validation_alias="TRAINER_CACHE_DIR",
+                            description="Embeddings and crops cached between runs.")
+    seed: int = Field(42, validation_alias="TRAINER_SEED", description="Seed for splits, sampling and initialisation.")
+    experiment_prefix: str = Field("", validation_alias="TRAINER_EXPERIMENT_PREFIX",
+                                   description="Prefix of the MLflow experiment names (e.g. for tests).")
 
     def resolved_data_dir(self) -> Path:
         path = Path(self.data_dir)
