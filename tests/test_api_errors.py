@@ -43,6 +43,7 @@ def api(tmp_path_factory, pipeline) -> Iterator[dict]:
         database_url=f"sqlite:///{tmp_path_factory.mktemp('api_errors') / 'face_api.db'}",
         api_keys_enabled=True,
         max_upload_bytes=UPLOAD_LIMIT,
+        model_source="packaged",
     )
     app = create_app(settings, pipeline=pipeline)
     with TestClient(app, raise_server_exceptions=False) as client:

@@ -65,7 +65,7 @@ def database_url(request, tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def api(database_url, pipeline) -> Iterator[dict]:
-    settings = ApiSettings(database_url=database_url, api_keys_enabled=True)
+    settings = ApiSettings(database_url=database_url, api_keys_enabled=True, model_source="packaged")
     app = create_app(settings, pipeline=pipeline)
     with TestClient(app) as client:
         wait_ready(client)

@@ -50,6 +50,7 @@ def server(tmp_path_factory, data_dir) -> Iterator[str]:
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "DATABASE_URL": f"sqlite:///{log_path.parent / 'face_api.db'}",
         "API_KEYS_ENABLED": "false",
+        "MODEL_SOURCE": "packaged",  # these tests are about the API, not the registry
     }
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
