@@ -56,6 +56,14 @@ def accuracy_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((threshold + below.max()) / 2) if below.size else threshold
 
 
+def calibrated_threshold(scores: np.ndarray, labels: np.ndarray, fallback: float) -> float:
+    """:func:`accuracy_threshold` when both classes are present, else ``fallback`` (tiny data sets)."""
+    labels = np.asarray(labels, bool)
+    if labels.all() or not labels.any():
+        return float(fallback)
+    return accuracy_threshold(scores, labels)
+
+
 def verification_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
     """Accuracy, precision, recall, F1 at ``threshold`` and ROC AUC of the scores."""
     from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
@@ -127,7 +135,8 @@ def plot_confusion_matrix(labels: np.ndarray, predicted: np.ndarray, names: tupl
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 4))
     ConfusionMatrixDisplay.from_predictions(np.asarray(labels, bool), np.asarray(predicted, bool),
-                                            display_labels=list(names), ax=ax, colorbar=False)
+                                            labels=[False, True], display_labels=list(names), ax=ax,
+                                            colorbar=False)
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(out, dpi=100)

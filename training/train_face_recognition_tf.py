@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from .common import (
-    accuracy_threshold,
     artifact_dir,
+    calibrated_threshold,
     cosine_scores,
     mlflow_epoch_callback,
     plot_history,
@@ -220,7 +220,7 @@ def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | Non
         results = {}
         for name, vectors in variants.items():
             val_scores, val_same = split_scores("val", vectors)
-            threshold = accuracy_threshold(val_scores, val_same)
+            threshold = calibrated_threshold(val_scores, val_same, float(pipeline.threshold))
             test_scores, test_same = split_scores("test", vectors)
             results[name] = {"threshold": threshold, "test": verification_metrics(test_scores, test_same, threshold),
                              "scores": (test_scores, test_same)}

@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from .common import (
-    accuracy_threshold,
     artifact_dir,
+    calibrated_threshold,
     plot_confusion_matrix,
     plot_roc,
     plot_score_histogram,
@@ -146,7 +146,7 @@ def run_general(args: argparse.Namespace, pipeline=None, settings: TrainerSettin
         classifier = LogisticRegression(C=1.0, max_iter=1000)
         classifier.fit(pair_features(data["train"][0]), data["train"][1])
         prob = {s: classifier.predict_proba(pair_features(d[0]))[:, 1] for s, d in data.items()}
-        threshold = accuracy_threshold(prob["val"], data["val"][1])
+        threshold = calibrated_threshold(prob["val"], data["val"][1], 0.5)
         metrics = {f"test_{k}": v for k, v in verification_metrics(prob["test"], data["test"][1], threshold).items()}
         metrics["test_brier"] = float(brier_score_loss(data["test"][1], prob["test"]))
         metrics["val_accuracy"] = verification_metrics(prob["val"], data["val"][1], threshold)["accuracy"]
@@ -241,6 +241,9 @@ def run_personal(args: argparse.Namespace, pipeline=None, settings: TrainerSetti
         positives = [positives[i] for i in sorted(rng.choice(len(positives), args.max_positive, replace=False))]
     if args.max_negative and len(negatives) > args.max_negative:
         negatives = [negatives[i] for i in sorted(rng.choice(len(negatives), args.max_negative, replace=False))]
+    if len(positives) < 5 or len(negatives) < 5:
+        raise ValueError(f"need at least 5 photos with a face on each side "
+                         f"(found {len(positives)} positive, {len(negatives)} negative photos)")
     pipeline = pipeline or FacePipeline()
     cache = EmbeddingCache(pipeline, settings.resolved_cache_dir())
     _, pos = cache.embed(positives)

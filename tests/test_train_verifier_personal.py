@@ -1,0 +1,72 @@
+"""The personal verifier end to end on LFW people: positive = photos of George W. Bush, negative =
+other people; metrics.json and confusion_matrix.png written, the run logged, ``verifier-george-w-bush``
+registered, and the registered model tells new photos of him from photos of others. Plus its
+command line's one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import numpy as np
+import pytest
+
+from tests.conftest import LFW_DIR, lfw_image
+from training.config import TrainerSettings
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, pipeline):
+    from training import train_verifier
+
+    folder = tmp_path_factory.mktemp("personal")
+    settings = TrainerSettings(mlflow_tracking_uri=f"sqlite:///{folder / 'mlflow.db'}",
+                               mlflow_artifacts_dir=folder / "artifacts")
+    args = train_verifier.parse_args([
+        "personal", "--positive", str(LFW_DIR / "images" / "George_W_Bush"), "--negative", str(LFW_DIR / "images"),
+        "--name", "George W. Bush", "--max-positive", "40", "--max-negative", "60", "--out", str(folder / "out")])
+    summary = train_verifier.run_personal(args, pipeline, settings)
+    return {"summary": summary, "folder": folder, "settings": settings}
+
+
+def test_reports_and_registration(trained):
+    summary, out = trained["summary"], trained["folder"] / "out"
+    assert summary["name"] == "verifier-george-w-bush" and summary["version"] == "1"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"accuracy", "precision", "recall", "f1", "roc_auc", "threshold"} <= set(metrics)
+    assert metrics["roc_auc"] >= 0.9 and metrics["accuracy"] >= 0.8, metrics
+    assert (out / "confusion_matrix.png").stat().st_size > 1000
+    client = mlflow.MlflowClient(trained["settings"].mlflow_tracking_uri)
+    run = client.get_run(summary["run_id"])
+    assert run.data.params["positive_n_images"] == "40" and "negative_sha256" in run.data.params
+    assert run.data.tags["model_name"] == "verifier-george-w-bush" and "threshold_choice" in run.data.tags
+    assert not client.get_registered_model("verifier-george-w-bush").aliases  # registering is not promoting
+
+
+def test_registered_model_tells_him_from_others(trained, pipeline):
+    mlflow.set_tracking_uri(trained["settings"].mlflow_tracking_uri)
+    model = mlflow.pyfunc.load_model("models:/verifier-george-w-bush/1")
+    threshold = model.metadata.metadata["threshold"]
+    photos = [lfw_image("George_W_Bush", i) for i in (501, 512, 525)] + [
+        lfw_image("Colin_Powell", 3), lfw_image("Tony_Blair", 4), lfw_image("Serena_Williams", 2)]
+    crops = []
+    for path in photos:
+        image = pipeline.load(path)
+        crops.append(pipeline.align(image, max(pipeline.detect(image), key=lambda f: f.box.width)))
+    probability = model.predict(pipeline.embed(np.stack(crops)))
+    assert probability.shape == (6,)
+    assert (probability[:3] >= threshold).sum() >= 2 and (probability[3:] < threshold).all(), probability
+
+
+def test_cli_errors(tmp_path, capsys):
+    from training.train_verifier import main
+
+    assert main(["personal", "--positive", str(tmp_path / "nope"), "--negative", str(tmp_path), "--name", "x"]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: folder not found")
+    (tmp_path / "pos").mkdir()
+    assert main(["personal", "--positive", str(tmp_path / "pos"), "--negative", str(tmp_path), "--name", "x"]) == 2
+    assert "need at least 5 photos" in capsys.readouterr().err
+    assert main(["personal", "--positive", str(tmp_path / "pos"), "--negative", str(tmp_path), "--name", "!!"]) == 2
+    assert "no letters or digits" in capsys.readouterr().err
