@@ -159,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"registry at {reg.tracking_uri()} already has {len(existing)} model(s) "
                   f"({', '.join(existing[:6])}{'...' if len(existing) > 6 else ''}): nothing to bootstrap")
             return 0
-        done = bootstrap(client, use_baseline_only=args.baseline)
+        from training.config import TrainerSettings
+
+        done = bootstrap(client, use_baseline_only=args.baseline or not TrainerSettings().bootstrap_train)
         if not done:
             raise reg.RegistryError("nothing could be registered: no face data under DATA_DIR and no baseline models")
         return 0

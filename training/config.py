@@ -40,6 +40,9 @@ class TrainerSettings(BaseSettings):
     experiment_prefix: str = Field("", validation_alias="TRAINER_EXPERIMENT_PREFIX",
                                    description="Prefix of the MLflow experiment names (e.g. for tests).")
 
+    bootstrap_train: bool = Field(True, validation_alias="BOOTSTRAP_TRAIN",
+                                  description="bootstrap_registry trains from DATA_DIR (false: baselines only).")
+
     def resolved_data_dir(self) -> Path:
         path = Path(self.data_dir)
         return (path if path.is_absolute() else ROOT / path).resolve()
