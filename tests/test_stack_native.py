@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -112,3 +113,44 @@ def test_settings_resolve_paths_and_hide_passwords(settings, monkeypatch):
     state = {"root": str(ROOT), "services": []}
     stack._save_state(settings, [])
     assert json.loads(settings.state_file.read_text()) == state
+
+
+def _mariadb_available() -> bool:
+    return shutil.which("mariadb") is not None and subprocess.run(
+        ["mariadb", "-uroot", "-e", "SELECT 1"], capture_output=True
+    ).returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _mariadb_available(), reason="needs the MariaDB on 127.0.0.1:3306 (root, no password)")
+def test_mlflow_server_on_a_mariadb_store_it_creates(settings, monkeypatch, tmp_path):
+    """MLFLOW_BACKEND_URI=mysql+pymysql://...: the database is made if missing and the server comes up on it."""
+    import secrets
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    database = f"stack_mlflow_{secrets.token_hex(4)}"
+    monkeypatch.setenv("MLFLOW_BACKEND_URI", f"mysql+pymysql://root@127.0.0.1:3306/{database}")
+    monkeypatch.setenv("MLFLOW_SERVER_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("MLFLOW_PORT", str(port))
+    configured = stack.StackSettings()
+    service = None
+    try:
+        stack._ensure_mysql_database(configured.resolved_backend_uri())
+        service = stack._spawn("mlflow", stack._mlflow_argv(configured), stack._child_env(configured),
+                               configured.log_dir / "mlflow.log", configured.mlflow_url, "/health")  # fmt: skip
+        stack._wait_healthy(service, 300, "MLflow on MariaDB")
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=configured.mlflow_url)
+        client.create_registered_model("stack-probe")
+        assert [m.name for m in client.search_registered_models()] == ["stack-probe"]
+        tables = subprocess.run(["mariadb", "-uroot", "-N", "-e", f"SHOW TABLES FROM `{database}`"],
+                                capture_output=True, text=True).stdout.split()  # fmt: skip
+        assert "registered_models" in tables
+    finally:
+        if service is not None:
+            service.stop()
+            assert service.processes() == []
+        subprocess.run(["mariadb", "-uroot", "-e", f"DROP DATABASE IF EXISTS `{database}`"])
