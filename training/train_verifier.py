@@ -146,7 +146,11 @@ def run_general(args: argparse.Namespace, pipeline=None, settings: TrainerSettin
         classifier = LogisticRegression(C=1.0, max_iter=1000)
         classifier.fit(pair_features(data["train"][0]), data["train"][1])
         prob = {s: classifier.predict_proba(pair_features(d[0]))[:, 1] for s, d in data.items()}
-        threshold = calibrated_threshold(prob["val"], data["val"][1], 0.5)
+        # A calibrated probability's natural cut is 0.5; move it only when validation clearly says so.
+        best = calibrated_threshold(prob["val"], data["val"][1], 0.5)
+        val_at = {t: verification_metrics(prob["val"], data["val"][1], t)["accuracy"] for t in (0.5, best)}
+        threshold = best if val_at[best] > val_at[0.5] + 0.01 else 0.5
+        mlflow.set_tag("threshold_choice", f"val accuracy {val_at[0.5]:.4f} at 0.5, {val_at[best]:.4f} at {best:.4f}")
         metrics = {f"test_{k}": v for k, v in verification_metrics(prob["test"], data["test"][1], threshold).items()}
         metrics["test_brier"] = float(brier_score_loss(data["test"][1], prob["test"]))
         metrics["val_accuracy"] = verification_metrics(prob["val"], data["val"][1], threshold)["accuracy"]
