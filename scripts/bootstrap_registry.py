@@ -73,7 +73,8 @@ def export_baseline(client, names: list[str], folder: Path = BASELINE_DIR) -> li
             path = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=str(staging))
             shutil.rmtree(target, ignore_errors=True)
             target.mkdir(parents=True)
-            shutil.copytree(path, target / "model", ignore=shutil.ignore_patterns("__pycache__"))
+            skip = shutil.ignore_patterns("__pycache__", "registered_model_meta")
+            shutil.copytree(path, target / "model", ignore=skip)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         run = reg.version_run(client, model_version)
@@ -82,7 +83,7 @@ def export_baseline(client, names: list[str], folder: Path = BASELINE_DIR) -> li
                 "tags": {k: v for k, v in (run.data.tags if run else {}).items() if not k.startswith("mlflow.")}}
         (target / "run.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
         written.append(name)
-        print(f"{name}: exported v{version} to {target.relative_to(ROOT)}")
+        print(f"{name}: exported v{version} to {target}")
     return written
 
 
