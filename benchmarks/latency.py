@@ -246,7 +246,7 @@ def bench_embedding(pipeline, crop: np.ndarray, runs: int, warmup: int) -> dict:
             batch = np.repeat(crop[None], size, axis=0)
             embedder.flip = flip
             try:
-                stats = timed(lambda batch=batch: embedder.embed(batch), max(10, runs // max(1, size // 4)), warmup,
+                stats = timed(lambda batch=batch: embedder.embed(batch), runs, warmup,
                               f"embed batch {size} flip {'on' if flip else 'off'}")
             finally:
                 embedder.flip = True
@@ -257,8 +257,9 @@ def bench_embedding(pipeline, crop: np.ndarray, runs: int, warmup: int) -> dict:
     return result
 
 
-def detector_ablation(images: dict[str, np.ndarray], runs: int, warmup: int) -> list[dict]:
-    """Each MTCNN speed change, measured one after another in this process on the same images."""
+def detector_changes(images: dict[str, np.ndarray], runs: int, warmup: int) -> list[dict]:
+    """Each MTCNN speed change, timed interleaved (one call of each variant in turn) so that the
+    other jobs on this machine's CPUs slow every variant alike; medians in milliseconds."""
     from mtcnn import MTCNN
 
     from face_pipeline.detection.mtcnn_fast import FastMTCNN
@@ -271,14 +272,34 @@ def detector_ablation(images: dict[str, np.ndarray], runs: int, warmup: int) -> 
         ("package networks in tf.function graphs, resize inside the graph", lambda im: fast.detect(im)),
         ("option: FACE_MIN_FACE_SIZE=40 (drops faces under 40 px)", lambda im: fast.detect(im, min_face_size=40)),
     ]
-    rows = []
-    for change, fn in steps:
-        row = {"change": change}
-        for label in ("250x250", "640x480", "1280x960_group"):
-            image = images[label]
-            row[label] = timed(lambda fn=fn, image=image: fn(image), runs, warmup, f"ablation {label}")["median_ms"]
-        rows.append(row)
+    rows = [{"change": change} for change, _ in steps]
+    for label in ("250x250", "640x480", "1280x960_group"):
+        image = images[label]
+        times: list[list[float]] = [[] for _ in steps]
+        for run in range(warmup + runs):
+            for i, (_, fn) in enumerate(steps):
+                start = time.perf_counter()
+                fn(image)
+                if run >= warmup:
+                    times[i].append((time.perf_counter() - start) * 1000.0)
+        for row, values in zip(rows, times):
+            row[label] = round(float(np.median(values)), 1)
     return rows
+
+
+def agreement_on_lfw(pipeline, lfw_dir: Path, count: int, group: np.ndarray) -> dict:
+    """The compiled MTCNN path against the ``mtcnn`` package on ``count`` random LFW photos and the group photo."""
+    from tqdm import tqdm
+
+    from face_pipeline import load_image
+    from face_pipeline.detection.mtcnn_detector import MTCNNDetector
+
+    settings = pipeline.settings
+    options = {"max_image_side": settings.max_image_side, "min_face_size": settings.min_face_size,
+               "min_confidence": settings.min_confidence}
+    fast, package = MTCNNDetector(fast=True, **options), MTCNNDetector(fast=False, **options)
+    photos = [load_image(p) for p in tqdm(lfw_sample(lfw_dir, count), desc="agreement photos", leave=False)]
+    return agreement(fast, package, photos + [group])
 
 
 # ---------------------------------------------------------------- report
@@ -302,6 +323,8 @@ def summary_table(report: dict) -> str:
         for size, stats in rows.items():
             rate = f"{stats['per_face_ms']} ms/face, {stats['faces_per_s']} faces/s"
             add(f"embed batch {size:>2s} {flip} ({rate})", stats)
+    if report.get("mtcnn_agreement"):
+        lines.append(f"compiled MTCNN vs package: {json.dumps(report['mtcnn_agreement'])}")
     if report.get("changes"):
         lines.append("")
         lines.append(f"{'MTCNN change (median ms)':58s} {'250':>6s} {'640':>6s} {'1280':>6s}")
@@ -319,6 +342,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--no-package", action="store_true", help="skip timing the mtcnn package as shipped")
     parser.add_argument("--no-changes", action="store_true", help="skip the per-change MTCNN ablation")
+    parser.add_argument("--agreement", type=int, default=200, metavar="N",
+                        help="compare the compiled MTCNN path with the package on N random LFW photos (0: skip)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     return parser.parse_args(argv)
 
@@ -358,7 +383,9 @@ def main(argv: list[str] | None = None) -> int:
             images, args.runs, args.warmup, pipeline.settings.min_face_size
         )
     if "mtcnn" in names and not args.no_changes:
-        report["changes"] = detector_ablation(images, max(10, args.runs // 2), args.warmup)
+        report["changes"] = detector_changes(images, max(10, args.runs // 2), args.warmup)
+    if "mtcnn" in names and args.agreement > 0:
+        report["mtcnn_agreement"] = agreement_on_lfw(pipeline, args.data, args.agreement, images["1280x960_group"])
     report["peak_rss_mb_end"] = peak_rss_mb()
     report["load_average_end"] = load_average()
     args.out.parent.mkdir(parents=True, exist_ok=True)
