@@ -23,12 +23,12 @@ HISTORY_LIMIT = 100
 PRIMARY_METRICS: dict[str, list[tuple[str, bool]]] = {
     # model name (or prefix ending in "-") -> candidate metrics, first one both versions have wins;
     # bool: higher is better.
-    "age-gender": [("test_age_mae", False), ("val_age_mae", False), ("test_gender_accuracy", True)],
+    "age-gender": [("test_age_mae", False), ("val_age_mae", False), ("test_gender_acc", True)],
     "face-recognition": [("lfw_accuracy_mean", True), ("test_roc_auc", True)],
     "face-verifier": [("test_roc_auc", True), ("test_accuracy", True)],
     "verifier-": [("test_f1", True), ("test_roc_auc", True)],
 }
-HEADLINE_METRICS = ("test_age_mae", "test_gender_accuracy", "lfw_accuracy_mean", "test_roc_auc", "test_accuracy",
+HEADLINE_METRICS = ("test_age_mae", "test_gender_acc", "lfw_accuracy_mean", "test_roc_auc", "test_accuracy",
                     "test_f1", "threshold")
 
 

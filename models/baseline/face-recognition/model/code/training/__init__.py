@@ -1,0 +1,1 @@
+"""Code shipped with the project's pyfunc models."""

@@ -1,0 +1,148 @@
+"""MLflow ``pyfunc`` wrappers for the recognition head and the verifiers.
+
+They run in numpy/scikit-learn only (no TensorFlow at prediction time), so the API can load and
+swap them cheaply. Each model's ``metadata`` carries what the API needs besides the weights:
+``threshold`` (the decision threshold), ``embedder`` (the ``pipeline.embedder.full_version`` the
+model was trained on) and ``kind``.
+
+Contracts (all embeddings are the pipeline's raw ``(N, 512)`` float32 unit-norm vectors):
+
+* ``face-recognition``: ``(N, 512)`` -> ``(N, D)`` projected unit-norm embeddings; matches are
+  ``cosine >= threshold`` in that space.
+* ``face-verifier``: ``(N, 1024)`` = ``[embedding_a | embedding_b]`` -> ``(N,)`` probability that
+  both are the same person; same person when ``probability >= threshold``.
+* ``verifier-<person>``: ``(N, 512)`` -> ``(N,)`` probability that the face is that person.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import mlflow.pyfunc
+import numpy as np
+
+EMBEDDING_DIM = 512
+
+
+def as_matrix(model_input, width: int | None = None) -> np.ndarray:
+    """Model input (ndarray, DataFrame or list) as a float32 matrix, checked for width."""
+    if hasattr(model_input, "to_numpy"):
+        model_input = model_input.to_numpy()
+    matrix = np.asarray(model_input, dtype=np.float32)
+    if matrix.ndim == 1:
+        matrix = matrix[None, :]
+    if matrix.ndim != 2 or (width is not None and matrix.shape[1] != width):
+        raise ValueError(f"expected an (N, {width}) matrix, got shape {matrix.shape}")
+    return matrix
+
+
+def l2_normalize(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def apply_dense_layers(matrix: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Dense layers with ReLU between them (none after the last), then L2 normalisation."""
+    out = matrix
+    for i, (weights, bias) in enumerate(layers):
+        out = out @ weights + bias
+        if i < len(layers) - 1:
+            out = np.maximum(out, 0.0)
+    return l2_normalize(out)
+
+
+def load_layers(path: str | Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    with np.load(path) as data:
+        count = int(data["n_layers"])
+        return [(data[f"w{i}"].astype(np.float32), data[f"b{i}"].astype(np.float32)) for i in range(count)]
+
+
+def save_layers(layers: list[tuple[np.ndarray, np.ndarray]], path: str | Path) -> None:
+    arrays = {"n_layers": np.array(len(layers))}
+    for i, (weights, bias) in enumerate(layers):
+        arrays[f"w{i}"], arrays[f"b{i}"] = weights, bias
+    np.savez(path, **arrays)
+
+
+def pair_features(pairs: np.ndarray) -> np.ndarray:
+    """Similarity features of ``[a | b]`` rows: cosine, L1 distance, largest coordinate gap."""
+    a = l2_normalize(pairs[:, :EMBEDDING_DIM])
+    b = l2_normalize(pairs[:, EMBEDDING_DIM:])
+    diff = np.abs(a - b)
+    cosine = np.sum(a * b, axis=1)
+    return np.stack([cosine, diff.sum(axis=1), diff.max(axis=1)], axis=1).astype(np.float64)
+
+
+class ProjectionModel(mlflow.pyfunc.PythonModel):
+    """Raw embeddings -> embeddings in the matching space (identity + L2 norm when there is no head)."""
+
+    def load_context(self, context) -> None:
+        head = (context.artifacts or {}).get("head")
+        self.layers = load_layers(head) if head else []
+
+    def predict(self, context, model_input, params=None) -> np.ndarray:
+        matrix = as_matrix(model_input, EMBEDDING_DIM)
+        return apply_dense_layers(matrix, self.layers) if self.layers else l2_normalize(matrix)
+
+
+class PairVerifierModel(mlflow.pyfunc.PythonModel):
+    """``[a | b]`` (N, 1024) -> probability of the same person, from a fitted classifier on :func:`pair_features`."""
+
+    def load_context(self, context) -> None:
+        import joblib
+
+        self.classifier = joblib.load(context.artifacts["classifier"])
+
+    def predict(self, context, model_input, params=None) -> np.ndarray:
+        matrix = as_matrix(model_input, 2 * EMBEDDING_DIM)
+        return self.classifier.predict_proba(pair_features(matrix))[:, 1].astype(np.float64)
+
+
+class PersonVerifierModel(mlflow.pyfunc.PythonModel):
+    """(N, 512) -> probability that each face is the person (scaler + logistic regression)."""
+
+    def load_context(self, context) -> None:
+        import joblib
+
+        self.classifier = joblib.load(context.artifacts["classifier"])
+
+    def predict(self, context, model_input, params=None) -> np.ndarray:
+        matrix = as_matrix(model_input, EMBEDDING_DIM)
+        return self.classifier.predict_proba(matrix)[:, 1].astype(np.float64)
+
+
+def code_package() -> Path:
+    """A temporary folder holding a minimal ``training`` package (this module only), shipped with
+    each model as ``code_paths`` so a process without the trainer's code can still load it."""
+    folder = Path(tempfile.mkdtemp(prefix="pyfunc-code-")) / "training"
+    folder.mkdir()
+    (folder / "__init__.py").write_text('"""Code shipped with the project\'s pyfunc models."""\n')
+    shutil.copy(Path(__file__), folder / "pyfunc_models.py")
+    return folder
+
+
+def log_pyfunc(python_model: mlflow.pyfunc.PythonModel, artifacts: dict[str, str], example: np.ndarray,
+               metadata: dict, name: str = "model"):
+    """Log a model with signature, input example and metadata; returns MLflow's ``ModelInfo``."""
+    from mlflow.models import infer_signature
+
+    probe = type(python_model)()
+
+    class _Ctx:
+        pass
+
+    ctx = _Ctx()
+    ctx.artifacts = artifacts
+    probe.load_context(ctx)
+    output = probe.predict(ctx, example)
+    code = code_package()
+    try:
+        return mlflow.pyfunc.log_model(
+            name=name, python_model=python_model, artifacts=artifacts, code_paths=[str(code)],
+            signature=infer_signature(example, output), input_example=example, metadata=metadata,
+            pip_requirements=["mlflow", "numpy", "scikit-learn", "joblib"],
+        )
+    finally:
+        shutil.rmtree(code.parent, ignore_errors=True)
