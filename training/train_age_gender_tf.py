@@ -1,0 +1,294 @@
+"""Age and gender trainer: ``python -m training.train_age_gender_tf``.
+
+Reads the UTKFace manifest made by ``scripts.prepare_utk_face`` (or prepares the photos itself,
+from the cache), trains each design in ``--designs`` on the train split with early stopping on the
+validation split, keeps the design with the best validation score (age MAE / 5.5 years + gender
+error / 10 %: both targets weigh the same), reports it on the test split (the fixed
+``test_split.txt``, never used for training or choosing) and logs everything to MLflow: a parent
+run with the dataset, git commit, the winner's test metrics, plots and the pyfunc model
+(registered as ``age-gender``, never promoted here) and one nested run per design with its
+parameters, per-epoch metrics and validation metrics."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .age_gender import metrics as agm
+from .age_gender import models, prepare, utk
+from .config import TrainerSettings
+
+log = logging.getLogger(__name__)
+MODEL_NAME = "age-gender"
+EXPERIMENT = "age-gender"
+TARGET_AGE_MAE = 5.5
+TARGET_GENDER_ERROR = 0.10
+
+
+def selection_score(val: dict) -> float:
+    """Lower is better: each target's share, so an age MAE at target and a gender error at target both count 1."""
+    return val["age_mae"] / TARGET_AGE_MAE + (1.0 - val["gender_acc"]) / TARGET_GENDER_ERROR
+
+
+def _mlflow_epoch_callback(prefix: str = ""):
+    import keras
+    import mlflow
+
+    class MlflowEpochLogger(keras.callbacks.Callback):
+        """Per-epoch Keras metrics into the active MLflow run (step = epoch)."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            values = {f"{prefix}{k}": float(v) for k, v in (logs or {}).items() if np.isfinite(v)}
+            if values:
+                mlflow.log_metrics(values, step=epoch)
+
+    return MlflowEpochLogger()
+
+
+def _inputs(arrays: dict, design: str, index: np.ndarray) -> dict:
+    return {name: arrays[name][index] for name in models.design_inputs(design)}
+
+
+def predict(model, arrays: dict, design: str, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    out = model.predict(_inputs(arrays, design, index), verbose=0, batch_size=256)
+    return np.asarray(out["age"]).reshape(-1), np.asarray(out["gender"]).reshape(-1)
+
+
+def evaluate(model, arrays: dict, design: str, index: np.ndarray) -> tuple[dict, np.ndarray, np.ndarray]:
+    age, p_female = predict(model, arrays, design, index)
+    pred_gender = (p_female >= 0.5).astype(int)
+    return (agm.all_metrics(arrays["age"][index], arrays["gender"][index], age, pred_gender), age, pred_gender)
+
+
+def fit_design(design: str, arrays: dict, train_idx: np.ndarray, val_idx: np.ndarray, args, verbose: int):
+    """Train one design with early stopping on the validation loss; returns (model, history, seconds)."""
+    import keras
+
+    keras.utils.set_random_seed(args.seed)
+    model = models.build(design, pixel_size=args.pixel_size, learning_rate=args.learning_rate)
+    epochs = args.epochs if design == "embedding" else args.cnn_epochs
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=args.patience, restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, args.patience // 2)),
+        _mlflow_epoch_callback(),
+    ]
+    targets = {"age": arrays["age"].reshape(-1, 1), "gender": arrays["gender"].reshape(-1, 1)}
+    start = time.monotonic()
+    history = model.fit(
+        _inputs(arrays, design, train_idx), {k: v[train_idx] for k, v in targets.items()},
+        validation_data=(_inputs(arrays, design, val_idx), {k: v[val_idx] for k, v in targets.items()}),
+        epochs=epochs, batch_size=args.batch_size, callbacks=callbacks, verbose=verbose, shuffle=True)
+    return model, history.history, time.monotonic() - start
+
+
+def default_pipeline():
+    """The pipeline as ``scripts.prepare_utk_face`` runs it (UTKFace faces fill the photo)."""
+    from face_pipeline import FacePipeline, PipelineSettings
+
+    return FacePipeline(PipelineSettings(min_face_size=60))
+
+
+def _manifest_rows(args, pipeline, settings: TrainerSettings) -> tuple[list[dict], Path, Path]:
+    """(rows, source folder, cache folder): the given manifest, or prepare the source (cached)."""
+    src = Path(args.src)
+    if args.manifest:
+        rows = prepare.read_manifest(args.manifest)
+        return rows, src, prepare.cache_folder(settings.resolved_cache_dir(), pipeline)
+    test_split = None if args.no_test_split else utk.default_test_split(src)
+    out = Path(tempfile.mkdtemp(prefix="utk-manifest-"))
+    summary = prepare.prepare(pipeline, src, out, settings.resolved_cache_dir(), test_split=test_split,
+                              seed=args.seed, limit=args.limit, progress=args.verbose > 0)
+    log.info("prepared: %s", json.dumps({k: summary[k] for k in ("images", "malformed_skipped", "splits",
+                                                                 "detect_status")}))
+    return prepare.read_manifest(summary["manifest"]), src, Path(summary["cache"])
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    settings = TrainerSettings()
+    parser = argparse.ArgumentParser(prog="python -m training.train_age_gender_tf", description=__doc__.split("\n")[0])
+    parser.add_argument("--src", type=Path, default=settings.resolved_data_dir() / "utkface" / "crop_part1",
+                        help="UTKFace folder (default DATA_DIR/utkface/crop_part1)")
+    parser.add_argument("--manifest", type=Path, default=None,
+                        help="manifest.csv from scripts.prepare_utk_face (default: prepare --src, cached)")
+    parser.add_argument("--limit", type=int, default=None, help="use only N photos (small runs)")
+    parser.add_argument("--no-test-split", action="store_true", help="ignore test_split.txt, draw a seeded one")
+    parser.add_argument("--designs", default="embedding,combined",
+                        help=f"comma-separated designs to compare ({', '.join(models.DESIGNS)})")
+    parser.add_argument("--epochs", type=int, default=150, help="max epochs of the embedding design")
+    parser.add_argument("--cnn-epochs", type=int, default=30, help="max epochs of the pixel designs")
+    parser.add_argument("--patience", type=int, default=8, help="early stopping patience (epochs)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--pixel-size", type=int, default=64, help="crop side the pixel designs see")
+    parser.add_argument("--seed", type=int, default=settings.seed)
+    parser.add_argument("--no-register", action="store_true", help="log the model without registering it")
+    parser.add_argument("--save-baseline", type=Path, default=None,
+                        help="also save the winning model as an MLflow model folder (e.g. models/baseline/age-gender)")
+    parser.add_argument("--verbose", type=int, default=2, help="Keras verbosity (2: one line per epoch)")
+    return parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | None = None) -> dict:
+    """The whole training run; returns run id, version, winner and metrics."""
+    import mlflow
+
+    from .tracking import (
+        configure_mlflow,
+        dataset_info,
+        ensure_experiment,
+        log_dataset_info,
+        log_git_commit,
+        register_model_version,
+    )
+
+    settings = settings or TrainerSettings()
+    designs = [d.strip() for d in args.designs.split(",") if d.strip()]
+    for design in designs:
+        if design not in models.DESIGNS:
+            raise ValueError(f"unknown design {design!r} (choose from {', '.join(models.DESIGNS)})")
+    pipeline = pipeline or default_pipeline()
+    rows, src, cache = _manifest_rows(args, pipeline, settings)
+    split = np.array([row["split"] for row in rows])
+    train_idx, val_idx, test_idx = (np.flatnonzero(split == s) for s in ("train", "val", "test"))
+    if len(train_idx) == 0 or len(val_idx) == 0 or len(test_idx) == 0:
+        raise ValueError(f"need train, val and test photos, got {len(train_idx)}/{len(val_idx)}/{len(test_idx)}")
+    needs_pixels = any("crop" in models.design_inputs(d) for d in designs)
+    arrays = prepare.load_arrays(rows, cache, pixel_size=args.pixel_size if needs_pixels else None)
+    crops160 = prepare.load_arrays(rows[:2], cache, pixel_size=160)
+
+    configure_mlflow(settings)
+    ensure_experiment(EXPERIMENT, settings)
+    results: dict[str, dict] = {}
+    with mlflow.start_run(run_name="age-gender") as parent:
+        mlflow.set_tags({"model_name": MODEL_NAME, "designs": ",".join(designs)})
+        log_git_commit()
+        log_dataset_info(dataset_info(src, [row["file"] for row in rows]))
+        mlflow.log_params({"designs": ",".join(designs), "n_train": len(train_idx), "n_val": len(val_idx),
+                           "n_test": len(test_idx), "epochs": args.epochs, "cnn_epochs": args.cnn_epochs,
+                           "patience": args.patience, "batch_size": args.batch_size,
+                           "learning_rate": args.learning_rate, "pixel_size": args.pixel_size, "seed": args.seed,
+                           "limit": args.limit, "adult_min_age": agm.ADULT_MIN_AGE,
+                           "test_split": "fixed test_split.txt" if not args.no_test_split and
+                           utk.default_test_split(src) else "seeded"})
+        trained = {}
+        for design in designs:
+            with mlflow.start_run(run_name=f"design {design}", nested=True) as child:
+                mlflow.set_tag("design", design)
+                mlflow.log_params({"design": design, "inputs": ",".join(models.design_inputs(design)),
+                                   "age_head": f"softmax over 0..{models.AGE_BINS - 1} + expectation, MAE loss",
+                                   "gender_head": "sigmoid, BCE", "age_loss_weight": models.AGE_LOSS_WEIGHT})
+                log.info("training design %s on %d photos (validation %d)", design, len(train_idx), len(val_idx))
+                model, history, seconds = fit_design(design, arrays, train_idx, val_idx, args, args.verbose)
+                val, _, _ = evaluate(model, arrays, design, val_idx)
+                score = selection_score(val)
+                mlflow.log_metrics({**{f"val_{k}": v for k, v in val.items()}, "val_selection_score": score,
+                                    "train_seconds": seconds, "epochs_run": len(history.get("loss", []))})
+                trained[design] = model
+                results[design] = {"run_id": child.info.run_id, "val": val, "score": score, "seconds": seconds,
+                                   "epochs": len(history.get("loss", []))}
+                log.info("design %s: val age MAE %.2f, gender acc %.3f, score %.3f (%.0f s)",
+                         design, val["age_mae"], val["gender_acc"], score, seconds)
+        winner = min(results, key=lambda d: results[d]["score"])
+        ranked = sorted(results, key=lambda d: results[d]["score"])
+        margin = "only design" if len(ranked) == 1 else (
+            f"{winner} beat {ranked[1]} on validation: age MAE {results[winner]['val']['age_mae']:.2f} vs "
+            f"{results[ranked[1]]['val']['age_mae']:.2f}, gender acc {results[winner]['val']['gender_acc']:.3f} vs "
+            f"{results[ranked[1]]['val']['gender_acc']:.3f}, score {results[winner]['score']:.3f} vs "
+            f"{results[ranked[1]]['score']:.3f}")
+        log.info("winner: %s", margin)
+        mlflow.set_tags({"winner": winner, "design_decision": margin})
+        for design, info in results.items():
+            mlflow.log_metrics({f"val_{k}_{design}": info["val"][k] for k in ("age_mae", "gender_acc")})
+        model = trained[winner]
+        test, age_pred, gender_pred = evaluate(model, arrays, winner, test_idx)
+        mlflow.log_metrics({f"test_{k}": v for k, v in test.items()})
+        mlflow.log_metrics({f"val_{k}": v for k, v in results[winner]["val"].items()})
+        with tempfile.TemporaryDirectory() as tmp:
+            report = Path(tmp)
+            agm.plot_confusion(arrays["gender"][test_idx], gender_pred, arrays["age"][test_idx],
+                               report / "gender_confusion.png", title=f"gender, test split ({winner})")
+            agm.plot_age_errors(arrays["age"][test_idx], age_pred, report / "age_errors.png",
+                                title=f"age, test split ({winner})")
+            (report / "metrics.json").write_text(json.dumps(
+                {"winner": winner, "decision": margin, "test": test,
+                 "designs": {d: {k: v for k, v in r.items() if k != "run_id"} for d, r in results.items()}},
+                indent=2))
+            mlflow.log_artifacts(tmp, artifact_path="report")
+        config = {"design": winner, "inputs": list(models.design_inputs(winner)), "pixel_size": args.pixel_size,
+                  "adult_min_age": agm.ADULT_MIN_AGE}
+        metadata = {"kind": "age-gender", "design": winner, "embedder": pipeline.embedder.full_version,
+                    "test_age_mae": test["age_mae"], "test_gender_acc": test["gender_acc"]}
+        from . import pyfunc_age_gender
+
+        example = pyfunc_age_gender.input_example(crops160["embedding"][:1], crops160["crop"][:1])
+        info = pyfunc_age_gender.log_model(model, config, example, metadata)
+        version = None
+        if not args.no_register:
+            version = register_model_version(parent.info.run_id, info.model_uri, MODEL_NAME,
+                                             tags={"design": winner})
+            log.info("registered %s version %s (not promoted)", MODEL_NAME, version)
+        if args.save_baseline:
+            pyfunc_age_gender.save_model(model, config, example, metadata, Path(args.save_baseline) / "model")
+        result = {"run_id": parent.info.run_id, "version": version, "winner": winner, "decision": margin,
+                  "test": test, "designs": {d: {k: v for k, v in r.items()} for d, r in results.items()},
+                  "model_uri": info.model_uri, "params": dict(mlflow.get_run(parent.info.run_id).data.params)}
+    return result
+
+
+def train(*, limit: int | None = None, epochs: int = 150, cnn_epochs: int = 30, designs: str = "embedding,combined",
+          patience: int = 8, pipeline=None, settings: TrainerSettings | None = None, register: bool = True,
+          verbose: int = 0, **options) -> dict:
+    """Programmatic entry point (smoke and bootstrap runs): the same run as the command line."""
+    argv = ["--epochs", str(epochs), "--cnn-epochs", str(cnn_epochs), "--designs", designs,
+            "--patience", str(patience), "--verbose", str(verbose)]
+    if limit is not None:
+        argv += ["--limit", str(limit)]
+    if not register:
+        argv.append("--no-register")
+    args = parse_args(argv)
+    settings = settings or TrainerSettings()
+    if "src" not in options:
+        args.src = settings.resolved_data_dir() / "utkface" / "crop_part1"
+    for key, value in options.items():
+        setattr(args, key, value)
+    return run(args, pipeline=pipeline, settings=settings)
+
+
+def smoke(pipeline=None, settings: TrainerSettings | None = None) -> dict:
+    """Seconds: 40 photos, both designs, 2 epochs; registers a version (not promoted)."""
+    return train(limit=40, epochs=2, cnn_epochs=1, designs="embedding,combined", patience=1, pipeline=pipeline,
+                 settings=settings, batch_size=16)
+
+
+def bootstrap(pipeline=None, settings: TrainerSettings | None = None) -> dict:
+    """A quick but useful model for an empty registry: 1,500 photos, the embedding design."""
+    return train(limit=1500, epochs=80, designs="embedding", patience=8, pipeline=pipeline, settings=settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = parse_args(argv)
+    if args.manifest is not None and not args.manifest.is_file():
+        print(f"error: manifest {args.manifest} not found (run python -m scripts.prepare_utk_face)", file=sys.stderr)
+        return 2
+    if args.manifest is None and not Path(args.src).is_dir():
+        print(f"error: {args.src} is not a folder (set DATA_DIR or --src)", file=sys.stderr)
+        return 2
+    try:
+        result = run(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({k: result[k] for k in ("run_id", "version", "winner", "decision", "test")}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
