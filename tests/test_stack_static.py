@@ -564,6 +564,16 @@ def test_trainer_image_has_what_the_training_and_registry_tools_import():
         assert {canonical(d) for d in provided.get(top, [])} & closure, f"the trainer imports {top}: not installed"
 
 
+def test_trainer_image_has_the_baseline_models_the_bootstrap_registers():
+    from scripts.bootstrap_registry import BASELINE_DIR, baseline_names
+
+    assert baseline_names(), "no committed baseline model"
+    for name in baseline_names():
+        for path in (BASELINE_DIR / name).rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                assert image_covers(DOCKERFILES["trainer"], path), f"{path.relative_to(ROOT)} is not in the image"
+
+
 # --- mounted paths and the MySQL init script ------------------------------------------------------
 
 
