@@ -16,7 +16,9 @@ Contracts (all embeddings are the pipeline's raw ``(N, 512)`` float32 unit-norm 
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -113,14 +115,27 @@ class PersonVerifierModel(mlflow.pyfunc.PythonModel):
         return self.classifier.predict_proba(matrix)[:, 1].astype(np.float64)
 
 
-def code_package() -> Path:
-    """A temporary folder holding a minimal ``training`` package (this module only), shipped with
-    each model as ``code_paths`` so a process without the trainer's code can still load it."""
-    folder = Path(tempfile.mkdtemp(prefix="pyfunc-code-")) / "training"
-    folder.mkdir()
-    (folder / "__init__.py").write_text('"""Code shipped with the project\'s pyfunc models."""\n')
-    shutil.copy(Path(__file__), folder / "pyfunc_models.py")
-    return folder
+SHIPPED_MODULE = "face_analytics_pyfunc"
+"""The name this file is shipped and pickled under: a top-level module of its own, so loading the
+model never depends on (or collides with) a ``training`` package in the serving process."""
+
+
+def shipped_class(cls: type) -> type:
+    """``cls`` as defined by this file imported under :data:`SHIPPED_MODULE`."""
+    module = sys.modules.get(SHIPPED_MODULE)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(SHIPPED_MODULE, Path(__file__))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[SHIPPED_MODULE] = module
+        spec.loader.exec_module(module)
+    return getattr(module, cls.__name__)
+
+
+def code_file() -> Path:
+    """A temporary copy of this file named ``face_analytics_pyfunc.py``, shipped as ``code_paths``."""
+    folder = Path(tempfile.mkdtemp(prefix="pyfunc-code-"))
+    shutil.copy(Path(__file__), folder / f"{SHIPPED_MODULE}.py")
+    return folder / f"{SHIPPED_MODULE}.py"
 
 
 def log_pyfunc(python_model: mlflow.pyfunc.PythonModel, artifacts: dict[str, str], example: np.ndarray,
@@ -128,7 +143,9 @@ def log_pyfunc(python_model: mlflow.pyfunc.PythonModel, artifacts: dict[str, str
     """Log a model with signature, input example and metadata; returns MLflow's ``ModelInfo``."""
     from mlflow.models import infer_signature
 
-    probe = type(python_model)()
+    model_class = shipped_class(type(python_model))
+    python_model = model_class()
+    probe = model_class()
 
     class _Ctx:
         pass
@@ -137,7 +154,7 @@ def log_pyfunc(python_model: mlflow.pyfunc.PythonModel, artifacts: dict[str, str
     ctx.artifacts = artifacts
     probe.load_context(ctx)
     output = probe.predict(ctx, example)
-    code = code_package()
+    code = code_file()
     try:
         return mlflow.pyfunc.log_model(
             name=name, python_model=python_model, artifacts=artifacts, code_paths=[str(code)],
