@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
 
         engine = make_engine(args.database_url or ApiSettings().database_url)
         try:
+            with engine.connect():  # a bad URL fails here, before the models load
+                pass
             result = reembed(make_session_factory(engine), FacePipeline(), args.all, args.dry_run)
         finally:
             engine.dispose()

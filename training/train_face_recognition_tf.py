@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -54,6 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="LFW View 2 pairs to score, spread over the 10 folds (0 = none, -1 = all 6,000)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--no-register", action="store_true", help="log the run but do not register a version")
+    parser.add_argument("--report", help="also write the summary as JSON here (reports/face_recognition.json)")
     return parser.parse_args(argv)
 
 
@@ -287,8 +289,16 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps({k: summary[k] for k in ("run_id", "version", "chosen", "threshold", "test", "lfw")},
-                     indent=2, default=float))
+    headline = {k: summary[k] for k in ("run_id", "version", "decision", "chosen", "threshold", "test", "lfw")}
+    if args.report:
+        import platform
+        import shlex
+
+        report = {"command": "python -m training.train_face_recognition_tf " + shlex.join(argv or sys.argv[1:]),
+                  **headline, "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}}
+        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.report).write_text(json.dumps(report, indent=2, default=float) + "\n")
+    print(json.dumps(headline, indent=2, default=float))
     return 0
 
 
