@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit is not None and args.limit < 1:
         print("error: --limit must be at least 1", file=sys.stderr)
         return 2
+    if not utk.scan_folder(args.src)[0]:
+        print(f"error: no UTKFace-named images in {args.src}", file=sys.stderr)
+        return 2
     from face_pipeline import FacePipeline, PipelineSettings
 
     pipeline = FacePipeline(PipelineSettings(min_face_size=args.min_face_size))

@@ -1,0 +1,95 @@
+"""A tiny real age/gender training run (real UTKFace photos, real pipeline, both designs, 1-2
+epochs) logged to a temporary MLflow SQLite store; the registered pyfunc loads and answers the
+API's contract on real crops. Also the baseline folder written by ``--save-baseline``."""
+
+from __future__ import annotations
+
+import shutil
+
+import mlflow
+import numpy as np
+import pytest
+
+from training.age_gender import prepare, utk
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_run(data_dir, pipeline, tmp_path_factory):
+    from training import train_age_gender_tf as trainer
+    from training.config import TrainerSettings
+
+    tmp = tmp_path_factory.mktemp("agetrain")
+    src_dir = data_dir / "utkface" / "crop_part1"
+    src = tmp / "utk"
+    src.mkdir()
+    for path in sorted(src_dir.iterdir())[::400][:24]:  # every 400th photo: ages spread over the range
+        shutil.copy(path, src / path.name)
+    settings = TrainerSettings(mlflow_tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}",
+                               mlflow_artifacts_dir=tmp / "artifacts", cache_dir=tmp / "cache")
+    previous = mlflow.get_tracking_uri()
+    result = trainer.train(epochs=2, cnn_epochs=1, designs="embedding,combined", patience=1, pipeline=pipeline,
+                           settings=settings, src=src, batch_size=8, save_baseline=tmp / "baseline")
+    yield result, settings, src, tmp
+    mlflow.set_tracking_uri(previous)
+
+
+def test_run_logged_and_registered(tiny_run):
+    result, settings, _, _ = tiny_run
+    assert result["version"] == "1" and result["winner"] in ("embedding", "combined")
+    assert set(result["designs"]) == {"embedding", "combined"}
+    client = mlflow.MlflowClient(settings.mlflow_tracking_uri)
+    run = client.get_run(result["run_id"])
+    assert run.data.tags["git_commit"] and run.data.tags["winner"] == result["winner"]
+    assert int(run.data.params["data_n_images"]) == 24 and len(run.data.params["data_sha256"]) == 64
+    for key in ("test_age_mae", "test_gender_acc", "test_gender_f1", "val_age_mae"):
+        assert np.isfinite(run.data.metrics[key])
+    artifacts = {a.path for a in client.list_artifacts(result["run_id"], "report")}
+    assert {"report/gender_confusion.png", "report/age_errors.png", "report/metrics.json"} <= artifacts
+    children = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{result['run_id']}'")
+    assert {c.data.tags["design"] for c in children} == {"embedding", "combined"}
+    for child in children:
+        history = client.get_metric_history(child.info.run_id, "val_loss")
+        assert len(history) >= 1  # per-epoch metrics from the Keras callback
+    assert client.get_model_version("age-gender", "1").run_id == result["run_id"]
+    assert not client.get_registered_model("age-gender").aliases  # registered, never promoted
+
+
+def _contract(frame, n):
+    assert list(frame.columns) == ["age", "gender", "gender_confidence"] and len(frame) == n
+    assert frame["age"].dtype == np.float64 and (frame["age"] >= 0).all()
+    assert set(frame["gender"]) <= {"male", "female"}
+    assert ((frame["gender_confidence"] >= 0.5) & (frame["gender_confidence"] <= 1.0)).all()
+
+
+def test_registered_pyfunc_contract_on_real_crops(tiny_run, pipeline, data_dir):
+    result, settings, _, _ = tiny_run
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    model = mlflow.pyfunc.load_model("models:/age-gender/1")
+    assert model.metadata.metadata["embedder"] == pipeline.embedder.full_version
+    faces = pipeline.process(pipeline.load(data_dir / "lfw" / "images" / "George_W_Bush" / "George_W_Bush_0001.jpg"))
+    crops = np.stack([f.crop for f in faces])
+    embeddings = np.stack([f.embedding for f in faces]).astype(np.float32)
+    frame = model.predict({"embedding": embeddings, "crop": crops})
+    _contract(frame, len(faces))
+    empty = model.predict({"embedding": np.zeros((0, 512), np.float32), "crop": np.zeros((0, 160, 160, 3), np.uint8)})
+    assert len(empty) == 0
+
+
+def test_baseline_folder_loads(tiny_run, pipeline, data_dir):
+    _, _, src, tmp = tiny_run
+    model = mlflow.pyfunc.load_model(str(tmp / "baseline" / "model"))
+    rows = [{"file": p.name, "age": utk.parse_name(p.name).age, "gender": 0} for p in sorted(src.iterdir())[:3]]
+    arrays = prepare.load_arrays(rows, prepare.cache_folder(tmp / "cache", pipeline), pixel_size=160)
+    _contract(model.predict({"embedding": arrays["embedding"], "crop": arrays["crop"]}), 3)
+    assert (tmp / "baseline" / "model" / "MLmodel").is_file()
+    assert sum(f.stat().st_size for f in (tmp / "baseline" / "model").rglob("*")) < 30 * 2**20
+
+
+def test_unknown_design_is_a_clear_error(tmp_path):
+    from training import train_age_gender_tf as trainer
+
+    assert trainer.main(["--manifest", str(tmp_path / "missing.csv")]) == 2
+    with pytest.raises(ValueError, match="unknown design"):
+        trainer.run(trainer.parse_args(["--designs", "resnet"]), pipeline=object())
