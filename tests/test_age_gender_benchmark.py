@@ -1,0 +1,86 @@
+"""The age/gender metric functions on inputs with known answers (shared by the trainer and
+``benchmarks.age_gender``), the benchmark's label mapping and its one-line errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks import age_gender as bench
+from training.age_gender import metrics as agm
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_age_mae_overall_and_by_band():
+    true = [5, 10, 15, 30, 50, 70]
+    pred = [7, 10, 18, 20, 50, 60]
+    m = agm.age_metrics(true, pred)
+    assert m["age_mae"] == pytest.approx((2 + 0 + 3 + 10 + 0 + 10) / 6)
+    assert m["age_mae_0-12"] == pytest.approx(1.0)
+    assert m["age_mae_13-19"] == pytest.approx(3.0)
+    assert m["age_mae_20-39"] == pytest.approx(10.0)
+    assert m["age_mae_40-59"] == pytest.approx(0.0)
+    assert m["age_mae_60plus"] == pytest.approx(10.0)
+    assert "age_mae_60plus" not in agm.age_metrics([1, 2], [1, 2])
+
+
+def test_gender_accuracy_f1_adults_children():
+    true_gender = np.array([0, 0, 1, 1, 1, 0, 1, 0])
+    pred_gender = np.array([0, 1, 1, 1, 0, 0, 0, 1])
+    ages = np.array([30, 40, 25, 60, 13, 5, 8, 12])  # first five adults (>= 13), last three children
+    m = agm.gender_metrics(true_gender, pred_gender, ages)
+    assert m["gender_acc"] == pytest.approx(4 / 8)
+    # female = positive: tp 2 (idx 2, 3), fp 2 (idx 1, 7), fn 2 (idx 4, 6) -> F1 = 4 / 8
+    assert m["gender_f1"] == pytest.approx(0.5)
+    assert m["gender_acc_adults"] == pytest.approx(3 / 5)
+    assert m["gender_acc_children"] == pytest.approx(1 / 3)
+    # adults: female tp 2, fp 1, fn 1 -> 4/6; male tp 1, fp 1, fn 1 -> 2/4
+    assert m["gender_f1_adults"] == pytest.approx(4 / 6)
+    assert m["gender_f1_macro_adults"] == pytest.approx((4 / 6 + 0.5) / 2)
+    assert agm.confusion(true_gender, pred_gender).tolist() == [[2, 2], [2, 2]]
+
+
+def test_perfect_predictions():
+    ages, genders = [3, 17, 33, 45, 88], [0, 1, 0, 1, 0]
+    m = agm.all_metrics(ages, genders, ages, genders)
+    assert m["age_mae"] == 0 and m["gender_acc"] == 1 and m["gender_f1"] == 1 and m["gender_f1_macro"] == 1
+
+
+def test_benchmark_score_maps_labels():
+    m = bench.score([20, 30], [0, 1], [22.0, 30.0], ["male", "Female"])
+    assert m["age_mae"] == pytest.approx(1.0) and m["gender_acc"] == 1.0
+    with pytest.raises(ValueError):
+        bench.gender_codes(["unknown"])
+
+
+def test_plots_written(tmp_path):
+    rng = np.random.default_rng(0)
+    ages = rng.integers(0, 90, 50)
+    genders = rng.integers(0, 2, 50)
+    assert agm.plot_confusion(genders, 1 - genders, ages, tmp_path / "c.png").stat().st_size > 0
+    assert agm.plot_age_errors(ages, ages + rng.normal(0, 5, 50), tmp_path / "a.png").stat().st_size > 0
+    report = {"split": {"photos": 50}, "systems": {
+        "a": {"metrics": agm.all_metrics(ages, genders, ages + 1, genders)},
+        "b": {"metrics": agm.all_metrics(ages, genders, ages + 3, 1 - genders)}}}
+    assert bench.plot(report, tmp_path / "r.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--src", "/nonexistent"], "is not a folder"),
+    (["--test-split", "/nonexistent.txt"], "not found"),
+    (["--peer-python", "/nonexistent/python", "--model-uri", "/nonexistent/model", "--limit", "2"], "cannot load"),
+])
+def test_cli_errors(args, message, data_dir, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
+           "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'm.db'}", "TRAINER_ARTIFACTS_DIR": str(tmp_path / "a")}
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.age_gender", *args, "--out", str(tmp_path / "r.json")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "r.json").exists()
