@@ -94,7 +94,8 @@ def test_api_serves_production_switches_and_rolls_back(trained, server, pipeline
     from training import train_verifier
 
     url, client = server["url"], trained["client"]
-    for name in ("face-recognition", "face-verifier", PERSON_MODEL):
+    promoted = ("face-recognition", "face-verifier", PERSON_MODEL) + (("age-gender",) if HAS_AGE_GENDER else ())
+    for name in promoted:
         result = run_cli("scripts.model_utils", "promote", name, "1", uri=url)
         assert result.returncode == 0 and "production -> v1" in result.stdout, result.stderr
 
@@ -113,6 +114,13 @@ def test_api_serves_production_switches_and_rolls_back(trained, server, pipeline
         assert ready["match_threshold"] == pytest.approx(
             mlflow.models.get_model_info(f"models:/face-recognition/{threshold.version}").metadata["threshold"],
             abs=1e-4)
+
+        if HAS_AGE_GENDER:
+            assert versions["age_gender"] == "age-gender:1"
+            analysed = api.post("/analyze", files=upload("Tony_Blair", 3)).json()
+            assert analysed["model_versions"]["age_gender"] == "age-gender:1"
+            face = analysed["faces"][0]
+            assert face["gender"] in ("male", "female") and 0 < face["age"] < 100
 
         same = api.post("/verify", files={**upload("Tony_Blair", 1), **upload("Tony_Blair", 20, "file2")}).json()
         other = api.post("/verify", files={**upload("Tony_Blair", 1), **upload("Colin_Powell", 1, "file2")}).json()
