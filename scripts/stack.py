@@ -184,11 +184,12 @@ class Service:
             return _session_members(self.pid)
         return [self.pid] if self.leader_alive() else []
 
-    def stop(self, grace: float = 20.0) -> None:
-        """SIGTERM the whole session, then SIGKILL whatever is left after ``grace`` seconds."""
+    def stop(self, grace: float = 20.0) -> str:
+        """SIGTERM the whole session, then SIGKILL whatever is left after ``grace`` seconds; says how it went."""
         members = self.processes()
         if not members:
-            return
+            return "already gone"
+        started = time.monotonic()
         for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, sig)
@@ -199,7 +200,8 @@ class Service:
             while time.monotonic() < deadline:
                 members = self.processes()
                 if not members:
-                    return
+                    how = "stopped" if sig == signal.SIGTERM else f"killed after {grace:.0f} s"
+                    return f"{how} in {time.monotonic() - started:.1f} s"
                 time.sleep(0.2)
         if self.processes():
             raise StackError(f"{self.name} (pid {self.pid}) did not stop; its processes: {self.processes()}")
@@ -412,7 +414,7 @@ def up(settings: StackSettings) -> int:
             services.append(api)
             _save_state(settings, services)
             ready = _wait_healthy(api, settings.stack_start_timeout, "the API to be ready (models load first)")
-            print(f"  ready: {ready[:500]}")
+            print(f"  ready; serving {_versions_line(ready)}", flush=True)
         else:
             print("  face API skipped: api.main is not in this checkout yet", flush=True)
     except BaseException:
@@ -429,6 +431,15 @@ def up(settings: StackSettings) -> int:
     return 0
 
 
+def _versions_line(ready_body: str) -> str:
+    """The model versions from a /ready answer, on one line."""
+    try:
+        versions = json.loads(ready_body).get("model_versions") or {}
+    except (json.JSONDecodeError, AttributeError):
+        return ready_body[:300]
+    return ", ".join(f"{name}={version}" for name, version in versions.items()) or "no model versions listed"
+
+
 def _redact(uri: str) -> str:
     """A store URI without its password, for printing."""
     if "://" in uri and "@" in uri:
@@ -443,8 +454,8 @@ def _stop_all(settings: StackSettings, services: list[Service]) -> list[str]:
     stopped = []
     for service in reversed(services):
         if service.processes():
-            service.stop()
-            stopped.append(f"{service.name} (pid {service.pid})")
+            how = service.stop()
+            stopped.append(f"{service.name} (pid {service.pid}, {how})")
     settings.state_file.unlink(missing_ok=True)
     return stopped
 
