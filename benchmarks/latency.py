@@ -21,6 +21,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -178,6 +179,17 @@ def machine_info() -> dict:
     }
 
 
+@contextmanager
+def flipping(embedder, flip: bool):
+    """Flip test-time augmentation switched for the block, then put back as it was."""
+    before = embedder.flip
+    embedder.flip = flip
+    try:
+        yield embedder
+    finally:
+        embedder.flip = before
+
+
 def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -207,11 +219,8 @@ def bench_detector(name: str, pipeline, images: dict[str, np.ndarray], runs: int
         def run():
             faces = detector.detect(single)
             crops = np.stack([pipeline.align(single, f) for f in faces])
-            pipeline.embedder.flip = flip
-            try:
+            with flipping(pipeline.embedder, flip):
                 return pipeline.embed(crops)
-            finally:
-                pipeline.embedder.flip = True
 
         return run
 
@@ -244,12 +253,9 @@ def bench_embedding(pipeline, crop: np.ndarray, runs: int, warmup: int) -> dict:
         rows = {}
         for size in BATCH_SIZES:
             batch = np.repeat(crop[None], size, axis=0)
-            embedder.flip = flip
-            try:
+            with flipping(embedder, flip):
                 stats = timed(lambda batch=batch: embedder.embed(batch), runs, warmup,
                               f"embed batch {size} flip {'on' if flip else 'off'}")
-            finally:
-                embedder.flip = True
             stats["per_face_ms"] = round(stats["median_ms"] / size, 2)
             stats["faces_per_s"] = round(1000.0 * size / stats["median_ms"], 1)
             rows[str(size)] = stats
