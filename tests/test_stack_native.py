@@ -138,8 +138,9 @@ def test_mlflow_server_on_a_mariadb_store_it_creates(settings, monkeypatch, tmp_
     service = None
     try:
         stack._ensure_mysql_database(configured.resolved_backend_uri())
-        service = stack._spawn("mlflow", stack._mlflow_argv(configured), stack._child_env(configured),
-                               configured.log_dir / "mlflow.log", configured.mlflow_url, "/health")  # fmt: skip
+        env = stack._mlflow_env(stack._child_env(configured))
+        service = stack._spawn("mlflow", stack._mlflow_argv(configured), env, configured.log_dir / "mlflow.log",
+                               configured.mlflow_url, "/health")  # fmt: skip
         stack._wait_healthy(service, 300, "MLflow on MariaDB")
         from mlflow import MlflowClient
 

@@ -32,6 +32,7 @@ VENV_BIN = Path(sys.executable).parent
 READ_OUTSIDE_SETTINGS = {
     "MLFLOW_BACKEND_STORE_URI": "mlflow server (its --backend-store-uri option's variable)",
     "MLFLOW_TRACKING_URI": "mlflow's client (the standard variable)",
+    "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "mlflow server (its GenAI job runner, off here)",
     "API_WORKERS": "Dockerfile.api's CMD (uvicorn --workers)",
     "MYSQL_ROOT_PASSWORD": "the mysql image",
     "MYSQL_DATABASE": "the mysql image",
