@@ -63,7 +63,7 @@ def stack_env(tmp_path_factory) -> dict[str, str]:
         API_WORKERS="1", MLFLOW_WORKERS="1", STACK_RUN_DIR=str(tmp / "run"),
         MLFLOW_BACKEND_URI=f"sqlite:///{tmp / 'mlflow.db'}", MLFLOW_SERVER_ARTIFACTS_DIR=str(tmp / "artifacts"),
         DATABASE_URL=f"sqlite:///{tmp / 'face_api.db'}", API_KEYS_ENABLED="true",
-        MODEL_CACHE_DIR=str(tmp / "model-cache"), STACK_START_TIMEOUT="600",
+        MODEL_SOURCE="registry", MODEL_CACHE_DIR=str(tmp / "model-cache"), STACK_START_TIMEOUT="600",
     )  # fmt: skip
     if any((ROOT / "models" / "baseline").glob("*/model/MLmodel")):
         env["BOOTSTRAP_TRAIN"] = "false"  # register the committed baselines instead of training (minutes saved)
