@@ -225,7 +225,7 @@ def test_cli_unreachable_server_is_one_line(monkeypatch, capsys):
     assert_one_line_error(run_cli("scripts.bootstrap_registry", uri=uri), "is unreachable")
 
 
-def test_rollback_without_previous(tmp_path):
+def test_rollback_without_previous(tmp_path, monkeypatch, capsys):
     import mlflow
 
     from training.pyfunc_models import ProjectionModel, log_pyfunc
@@ -240,7 +240,8 @@ def test_rollback_without_previous(tmp_path):
     assert version == "1"
     assert_one_line_error(run_cli("scripts.model_utils", "rollback", "face-recognition", uri=uri),
                           "no previous production version")  # as a real command line
-    result = run_cli("scripts.model_utils", "promote", "face-recognition", "1", uri=uri)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    result = run_main("scripts.model_utils", "promote", "face-recognition", "1", capsys=capsys)
     assert result.returncode == 0 and "production -> v1" in result.stdout
     model = mlflow.pyfunc.load_model("models:/face-recognition@production")
     assert json.loads(json.dumps(model.metadata.metadata))["threshold"] == 0.4
