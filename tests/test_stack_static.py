@@ -373,6 +373,37 @@ def test_every_variable_a_service_is_given_is_read_by_something():
             assert known, f"{name}: nothing reads {variable}"
 
 
+def test_compose_defaults_agree_with_the_code_defaults():
+    """A `${VAR:-default}` that drifted from the settings' own default would silently change the stack."""
+    from api.config import ApiSettings
+    from face_pipeline.config import PipelineSettings
+
+    defaults = {}
+    for value in _strings(compose_raw()):
+        for match in _VAR.finditer(value):
+            if match.group(2) == ":-":
+                defaults[match.group(1)] = match.group(3) or ""
+    checked = 0
+    for cls in (ApiSettings, PipelineSettings):
+        prefix = cls.model_config.get("env_prefix", "")
+        for field_name, field in cls.model_fields.items():
+            variable = (prefix + field_name).upper()
+            if variable in defaults:
+                parsed = getattr(cls.model_validate({field_name: defaults[variable] or None}), field_name)
+                said = defaults[variable]
+                assert parsed == field.default, f"{variable}: compose says {said!r}, the code {field.default!r}"
+                checked += 1
+    assert checked >= 10
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return [value] if isinstance(value, str) else []
+
+
 def test_every_variable_an_image_sets_is_read_by_something():
     runtime = {"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PYTHONPATH", "PIP_DISABLE_PIP_VERSION_CHECK",
                "TF_CPP_MIN_LOG_LEVEL", "MPLBACKEND", "MLFLOW_WORKERS"}  # fmt: skip
