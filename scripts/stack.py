@@ -205,6 +205,7 @@ class Service:
                 time.sleep(0.2)
         if self.processes():
             raise StackError(f"{self.name} (pid {self.pid}) did not stop; its processes: {self.processes()}")
+        return f"killed after {grace:.0f} s"
 
 
 def _spawn(name: str, argv: list[str], env: dict[str, str], log_path: Path, url: str, health_path: str) -> Service:
