@@ -80,14 +80,15 @@ def run(settings: TrainerSettings | None = None, pipeline=None, skip: tuple[str,
         if name in skip:
             continue
         started = time.perf_counter()
+        key = name
         try:
-            summary = step()
-            results[summary.get("name", name) if isinstance(summary, dict) else name] = {
-                "version": (summary or {}).get("version"), "run_id": (summary or {}).get("run_id"),
-                "seconds": round(time.perf_counter() - started, 1)}
+            summary = step() or {}
+            key = summary.get("name", name)
+            results[key] = {"version": summary.get("version"), "run_id": summary.get("run_id"),
+                            "seconds": round(time.perf_counter() - started, 1)}
         except ImportError as exc:
-            results[name] = {"error": f"trainer not available: {exc}"}
-        log.info("%s: %s", name, results.get(name) or results)
+            results[key] = {"error": f"trainer not available: {exc}"}
+        log.info("%s: %s", key, results[key])
     return results
 
 
