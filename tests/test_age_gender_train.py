@@ -50,7 +50,7 @@ def test_run_logged_and_registered(tiny_run):
     children = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{result['run_id']}'")
     assert {c.data.tags["design"] for c in children} == {"embedding", "combined"}
     for child in children:
-        history = client.get_metric_history(child.info.run_id, "val_loss")
+        history = client.get_metric_history(child.info.run_id, "epoch_val_loss")
         assert len(history) >= 1  # per-epoch metrics from the Keras callback
     assert client.get_model_version("age-gender", "1").run_id == result["run_id"]
     assert not client.get_registered_model("age-gender").aliases  # registered, never promoted

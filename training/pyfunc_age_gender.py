@@ -99,8 +99,9 @@ def model_files(keras_model, config: dict, folder: Path) -> dict[str, str]:
 
     folder.mkdir(parents=True, exist_ok=True)
     keras_path = folder / "age_gender.keras"
-    # An uncompiled copy: the file then holds the weights only, not the optimizer's state (3x smaller).
-    inference = keras.models.clone_model(keras_model)
+    # A copy rebuilt from the architecture alone (never compiled): the file then holds the weights
+    # only, not the optimizer's state (3x smaller). ``clone_model`` would keep the compile config.
+    inference = keras.Model.from_config(keras_model.get_config())
     inference.set_weights(keras_model.get_weights())
     inference.save(keras_path)
     config_path = folder / "config.json"

@@ -77,7 +77,7 @@ def fit_design(design: str, arrays: dict, train_idx: np.ndarray, val_idx: np.nda
     callbacks = [
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=args.patience, restore_best_weights=True),
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, args.patience // 2)),
-        _mlflow_epoch_callback(),
+        _mlflow_epoch_callback("epoch_"),  # apart from the final val_* metrics of the restored best weights
     ]
     targets = {"age": arrays["age"].reshape(-1, 1), "gender": arrays["gender"].reshape(-1, 1)}
     start = time.monotonic()
@@ -235,11 +235,28 @@ def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | Non
                                              tags={"design": winner})
             log.info("registered %s version %s (not promoted)", MODEL_NAME, version)
         if args.save_baseline:
-            pyfunc_age_gender.save_model(model, config, example, metadata, Path(args.save_baseline) / "model")
+            save_baseline(Path(args.save_baseline), model, config, example, metadata, parent.info.run_id, version)
         result = {"run_id": parent.info.run_id, "version": version, "winner": winner, "decision": margin,
                   "test": test, "designs": {d: {k: v for k, v in r.items()} for d, r in results.items()},
                   "model_uri": info.model_uri, "params": dict(mlflow.get_run(parent.info.run_id).data.params)}
     return result
+
+
+def save_baseline(folder: Path, model, config: dict, example: dict, metadata: dict, run_id: str,
+                  version: str | None) -> Path:
+    """The winning model as ``folder/model`` (an MLflow model folder) plus ``folder/run.json`` (the
+    run's metrics, parameters and tags), the layout ``scripts.bootstrap_registry`` registers."""
+    import mlflow
+
+    from . import pyfunc_age_gender
+
+    pyfunc_age_gender.save_model(model, config, example, metadata, folder / "model")
+    run = mlflow.get_run(run_id)
+    info = {"name": MODEL_NAME, "version": version, "run_id": run_id, "metrics": dict(run.data.metrics),
+            "params": dict(run.data.params),
+            "tags": {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")}}
+    (folder / "run.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    return folder
 
 
 def train(*, limit: int | None = None, epochs: int = 150, cnn_epochs: int = 30, designs: str = "embedding,combined",
