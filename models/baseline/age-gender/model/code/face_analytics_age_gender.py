@@ -8,8 +8,10 @@ used, so serving sees exactly the training preprocessing."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -79,14 +81,28 @@ class AgeGenderModel(mlflow.pyfunc.PythonModel):
         return to_frame(out["age"], out["gender"])
 
 
-def code_package() -> Path:
-    """A temporary ``training`` package holding this module, shipped as ``code_paths`` so the model
-    loads in a process without the trainer's code (the pickled class refers to this module)."""
-    folder = Path(tempfile.mkdtemp(prefix="pyfunc-age-gender-")) / "training"
-    folder.mkdir()
-    (folder / "__init__.py").write_text('"""Code shipped with the project\'s pyfunc models."""\n')
-    shutil.copy(Path(__file__), folder / "pyfunc_age_gender.py")
-    return folder
+SHIPPED_MODULE = "face_analytics_age_gender"
+"""The name this file is shipped and pickled under: a top-level module of its own (as
+``training.pyfunc_models`` does with ``face_analytics_pyfunc``), so loading the model never depends on
+(or collides with) a ``training`` package in the serving process."""
+
+
+def shipped_class() -> type:
+    """:class:`AgeGenderModel` as defined by this file imported under :data:`SHIPPED_MODULE`."""
+    module = sys.modules.get(SHIPPED_MODULE)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(SHIPPED_MODULE, Path(__file__))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[SHIPPED_MODULE] = module
+        spec.loader.exec_module(module)
+    return module.AgeGenderModel
+
+
+def code_file() -> Path:
+    """A temporary copy of this file named ``face_analytics_age_gender.py``, shipped as ``code_paths``."""
+    folder = Path(tempfile.mkdtemp(prefix="pyfunc-age-gender-"))
+    shutil.copy(Path(__file__), folder / f"{SHIPPED_MODULE}.py")
+    return folder / f"{SHIPPED_MODULE}.py"
 
 
 def input_example(embeddings: np.ndarray, crops: np.ndarray) -> dict[str, np.ndarray]:
@@ -112,7 +128,7 @@ def model_files(keras_model, config: dict, folder: Path) -> dict[str, str]:
 def _signature_and_example(artifacts: dict[str, str], example: dict[str, np.ndarray]):
     from mlflow.models import infer_signature
 
-    probe = AgeGenderModel()
+    probe = shipped_class()()
 
     class _Ctx:
         pass
@@ -129,11 +145,11 @@ PIP_REQUIREMENTS = ["mlflow", "numpy", "pandas", "tensorflow-cpu", "keras", "ope
 def log_model(keras_model, config: dict, example: dict[str, np.ndarray], metadata: dict, name: str = "model"):
     """Log the pyfunc (signature, input example, metadata) to the active run; returns ``ModelInfo``."""
     work = Path(tempfile.mkdtemp(prefix="age-gender-model-"))
-    code = code_package()
+    code = code_file()
     try:
         artifacts = model_files(keras_model, config, work)
         return mlflow.pyfunc.log_model(
-            name=name, python_model=AgeGenderModel(), artifacts=artifacts, code_paths=[str(code)],
+            name=name, python_model=shipped_class()(), artifacts=artifacts, code_paths=[str(code)],
             signature=_signature_and_example(artifacts, example), input_example=example, metadata=metadata,
             pip_requirements=PIP_REQUIREMENTS)
     finally:
@@ -144,12 +160,12 @@ def log_model(keras_model, config: dict, example: dict[str, np.ndarray], metadat
 def save_model(keras_model, config: dict, example: dict[str, np.ndarray], metadata: dict, path: Path) -> Path:
     """Save the pyfunc as a plain MLflow model directory (the committed baseline)."""
     work = Path(tempfile.mkdtemp(prefix="age-gender-model-"))
-    code = code_package()
+    code = code_file()
     try:
         artifacts = model_files(keras_model, config, work)
         shutil.rmtree(path, ignore_errors=True)
         mlflow.pyfunc.save_model(
-            path=str(path), python_model=AgeGenderModel(), artifacts=artifacts, code_paths=[str(code)],
+            path=str(path), python_model=shipped_class()(), artifacts=artifacts, code_paths=[str(code)],
             signature=_signature_and_example(artifacts, example), input_example=example, metadata=metadata,
             pip_requirements=PIP_REQUIREMENTS)
         return Path(path)

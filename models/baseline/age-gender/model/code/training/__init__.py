@@ -1,1 +1,0 @@
-"""Code shipped with the project's pyfunc models."""
