@@ -145,10 +145,7 @@ def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | Non
     """Train, evaluate, log and (unless ``--no-register``) register; returns a summary dict."""
     import mlflow
 
-    from face_pipeline import FacePipeline
-
-    from .datasets.survface import build_manifest, person_root
-    from .embedding_cache import EmbeddingCache
+    from .identity_embeddings import embed_identity_folders
     from .pyfunc_models import ProjectionModel, apply_dense_layers, l2_normalize, log_pyfunc, save_layers
     from .tracking import (
         configure_mlflow,
@@ -161,19 +158,9 @@ def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | Non
 
     settings = settings or TrainerSettings()
     seed = settings.seed if args.seed is None else args.seed
-    data_root = Path(args.data) if args.data else settings.resolved_data_dir() / "lfw" / "images"
-    if not data_root.is_dir():
-        raise FileNotFoundError(f"dataset folder not found: {data_root} (set DATA_DIR or pass --data)")
-    root = person_root(data_root)
-    items = build_manifest(root, args.min_images, args.max_people or None, args.max_images or None, seed=seed)
-    if len({i.identity for i in items}) < 3:
-        raise ValueError(f"{root}: need at least 3 people with {args.min_images}+ photos")
-    pipeline = pipeline or FacePipeline()
-    cache = EmbeddingCache(pipeline, settings.resolved_cache_dir())
-    kept, embeddings = cache.embed([root / i.path for i in items])
-    meta = {str((root / i.path).resolve()): i for i in items}
-    identities = np.array([meta[k].identity for k in kept])
-    splits = np.array([meta[k].split for k in kept])
+    data, pipeline = embed_identity_folders(args, settings, seed, pipeline)
+    root, items, kept, embeddings, cache = data.root, data.items, data.kept, data.embeddings, data.cache
+    identities, splits = data.identities, data.splits
     rng = np.random.default_rng(seed)
     index = {s: np.flatnonzero(splits == s) for s in ("train", "val", "test")}
     pairs = {s: sample_pairs(identities[index[s]], rng) for s in ("val", "test")}
