@@ -284,15 +284,7 @@ class FaceService:
                     409, f"{person_info['name']} has no face enrolled with the current embedder; register a photo again"
                 )
             verdict = (score, self.threshold, self.pipeline.embedder.full_version)
-        score, threshold, version = verdict
-        return {
-            "model_version": version,
-            "is_match": bool(score >= threshold),
-            "score": round(float(score), 4),
-            "threshold": round(float(threshold), 4),
-            "person": person_info,
-            "timing_ms": elapsed_ms(start),
-        }
+        return verification_answer(verdict, person_info, start)
 
     def verify_pair(self, data1: bytes, data2: bytes) -> dict:
         start = time.perf_counter()
@@ -302,15 +294,7 @@ class FaceService:
         if verdict is None:
             projected = self.gallery.project(np.stack([first, second]))
             verdict = (float(projected[0] @ projected[1]), self.threshold, self.pipeline.embedder.full_version)
-        score, threshold, version = verdict
-        return {
-            "model_version": version,
-            "is_match": bool(score >= threshold),
-            "score": round(float(score), 4),
-            "threshold": round(float(threshold), 4),
-            "person": None,
-            "timing_ms": elapsed_ms(start),
-        }
+        return verification_answer(verdict, None, start)
 
     def search_photo(self, data: bytes, top_k: int, face_index: int | None) -> dict:
         start = time.perf_counter()
@@ -352,3 +336,16 @@ class FaceService:
             }
 
         return in_transaction(self.session_factory, work)
+
+
+def verification_answer(verdict: tuple[float, float, str], person: dict | None, start: float) -> dict:
+    """The /verify body, the same whichever verifier (personal, general or plain similarity) answered."""
+    score, threshold, version = verdict
+    return {
+        "model_version": version,
+        "is_match": bool(score >= threshold),
+        "score": round(float(score), 4),
+        "threshold": round(float(threshold), 4),
+        "person": person,
+        "timing_ms": elapsed_ms(start),
+    }
