@@ -144,7 +144,8 @@ def test_mlflow_server_on_a_mariadb_store_it_creates(settings, monkeypatch, tmp_
         stack._wait_healthy(service, 300, "MLflow on MariaDB")
         from mlflow import MlflowClient
 
-        client = MlflowClient(tracking_uri=configured.mlflow_url)
+        # Both URIs: an earlier test in the same process may have set a global registry URI.
+        client = MlflowClient(tracking_uri=configured.mlflow_url, registry_uri=configured.mlflow_url)
         client.create_registered_model("stack-probe")
         assert [m.name for m in client.search_registered_models()] == ["stack-probe"]
         tables = subprocess.run(["mariadb", "-uroot", "-N", "-e", f"SHOW TABLES FROM `{database}`"],
