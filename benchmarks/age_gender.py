@@ -83,8 +83,11 @@ def run_ours(model_uri: str, src: Path, labels) -> dict:
     pipeline = FacePipeline(PipelineSettings(min_face_size=60))
     cache = prepare.cache_folder(TrainerSettings().resolved_cache_dir(), pipeline)
     faces = prepare.prepare_files(pipeline, src, [label.file for label in labels], cache)
+    prepare.add_features(pipeline, cache, [label.file for label in labels])
+    faces = prepare.prepare_files(pipeline, src, [label.file for label in labels], cache, progress=False)
     kept = [label for label in labels if label.file in faces]
-    inputs = {"embedding": np.stack([faces[label.file].embedding for label in kept]).astype(np.float32),
+    inputs = {"features": np.stack([faces[label.file].features for label in kept]).astype(np.float32),
+              "embedding": np.stack([faces[label.file].embedding for label in kept]).astype(np.float32),
               "crop": np.stack([faces[label.file].crop for label in kept]).astype(np.uint8)}
     model.predict({k: v[:2] for k, v in inputs.items()})  # warm-up (graph tracing) outside the timing
     start = time.perf_counter()

@@ -62,14 +62,20 @@ class FacePipeline:
     def embed(self, crops: np.ndarray) -> np.ndarray:
         return self.embedder.embed(crops)
 
+    def embed_with_features(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Embeddings plus the embedder's appearance features (what age/gender models read)."""
+        return self.embedder.embed_with_features(crops)
+
     def process(self, image: np.ndarray) -> list[FaceEmbedding]:
-        """Every face in ``image`` with its crop and embedding, left to right."""
+        """Every face in ``image`` with its crop, embedding and features, left to right (the
+        features come from the same forward passes as the embedding, so they cost nothing)."""
         faces = self.detect(image)
         if not faces:
             return []
         crops = np.stack([self.align(image, face) for face in faces])
-        embeddings = self.embed(crops)
-        return [FaceEmbedding(face=f, crop=c, embedding=e) for f, c, e in zip(faces, crops, embeddings)]
+        embeddings, features = self.embed_with_features(crops)
+        return [FaceEmbedding(face=f, crop=c, embedding=e, features=x)
+                for f, c, e, x in zip(faces, crops, embeddings, features)]
 
     def is_same(self, similarity: float) -> bool:
         return similarity >= self.threshold

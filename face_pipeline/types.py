@@ -47,8 +47,10 @@ class Face:
 
 @dataclass
 class FaceEmbedding:
-    """A detected face with its aligned crop and unit-norm embedding."""
+    """A detected face with its aligned crop, unit-norm embedding and the embedder's appearance
+    features (``(feature_dim,)``, empty for an embedder without them)."""
 
     face: Face
     crop: np.ndarray = field(repr=False)
     embedding: np.ndarray = field(repr=False)
+    features: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.float32))

@@ -101,6 +101,25 @@ def test_batching_gives_the_same_vectors(pipeline):
     np.testing.assert_allclose(batch[2], alone[0], atol=1e-5)
 
 
+
+def test_features_come_with_the_same_embedding(pipeline):
+    """One pass gives the embedding ``embed`` gives plus the pooled inner layers, mirror-averaged."""
+    crops = np.stack([pipeline.process(pipeline.load(lfw_image(*p)))[0].crop
+                      for p in (("Tony_Blair", 1), ("Serena_Williams", 2))])
+    embeddings, features = pipeline.embed_with_features(crops)
+    np.testing.assert_allclose(embeddings, pipeline.embed(crops), atol=1e-5)
+    assert features.shape == (2, pipeline.embedder.feature_dim) and features.dtype == np.float32
+    assert (features >= 0).all() and features.std() > 0  # pooled ReLU/average-pool activations
+    assert np.abs(features[0] - features[1]).max() > 0.1  # they describe the face: two people differ
+    plain = pipeline.embedder._describe_batch(crops)[1]
+    mirrored = pipeline.embedder._describe_batch(crops[:, :, ::-1, :])[1]
+    assert not np.allclose(plain, mirrored)
+    np.testing.assert_allclose(features, (plain + mirrored) / 2, atol=1e-4)
+    faces = pipeline.process(pipeline.load(lfw_image("Tony_Blair", 1)))
+    np.testing.assert_allclose(faces[0].features, features[0], atol=1e-4)
+    empty_vectors, empty_features = pipeline.embed_with_features(np.zeros((0, 160, 160, 3), np.uint8))
+    assert empty_vectors.shape == (0, 512) and empty_features.shape == (0, pipeline.embedder.feature_dim)
+
 def test_alignment_shape_and_dtype(pipeline):
     image = pipeline.load(lfw_image("Colin_Powell", 1))
     face = pipeline.detect(image)[0]

@@ -72,8 +72,13 @@ def fit_design(design: str, arrays: dict, train_idx: np.ndarray, val_idx: np.nda
     import keras
 
     keras.utils.set_random_seed(args.seed)
-    model = models.build(design, pixel_size=args.pixel_size, learning_rate=args.learning_rate)
-    epochs = args.epochs if design == "embedding" else args.cnn_epochs
+    stats, feature_dim = None, 0
+    if "features" in models.design_inputs(design):
+        stats = models.feature_stats(arrays["embedding"][train_idx], arrays["features"][train_idx])
+        feature_dim = arrays["features"].shape[1]
+    model = models.build(design, pixel_size=args.pixel_size, learning_rate=args.learning_rate,
+                         feature_dim=feature_dim, stats=stats)
+    epochs = args.cnn_epochs if "crop" in models.design_inputs(design) else args.epochs
     callbacks = [
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=args.patience, restore_best_weights=True),
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, args.patience // 2)),
@@ -121,8 +126,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-test-split", action="store_true", help="ignore test_split.txt, draw a seeded one")
     parser.add_argument("--designs", default="embedding,combined",
                         help=f"comma-separated designs to compare ({', '.join(models.DESIGNS)})")
-    parser.add_argument("--epochs", type=int, default=150, help="max epochs of the embedding design")
-    parser.add_argument("--cnn-epochs", type=int, default=30, help="max epochs of the pixel designs")
+    parser.add_argument("--epochs", type=int, default=150,
+                        help="max epochs of the designs without pixels (embedding, features)")
+    parser.add_argument("--cnn-epochs", type=int, default=30,
+                        help="max epochs of the designs with pixels (cnn, combined, features_cnn)")
     parser.add_argument("--patience", type=int, default=8, help="early stopping patience (epochs)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
@@ -160,8 +167,12 @@ def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | Non
     if len(train_idx) == 0 or len(val_idx) == 0 or len(test_idx) == 0:
         raise ValueError(f"need train, val and test photos, got {len(train_idx)}/{len(val_idx)}/{len(test_idx)}")
     needs_pixels = any("crop" in models.design_inputs(d) for d in designs)
-    arrays = prepare.load_arrays(rows, cache, pixel_size=args.pixel_size if needs_pixels else None)
-    crops160 = prepare.load_arrays(rows[:2], cache, pixel_size=160)
+    needs_features = any("features" in models.design_inputs(d) for d in designs)
+    if needs_features:
+        prepare.add_features(pipeline, cache, [row["file"] for row in rows], progress=args.verbose > 0)
+    arrays = prepare.load_arrays(rows, cache, pixel_size=args.pixel_size if needs_pixels else None,
+                                 features=needs_features)
+    crops160 = prepare.load_arrays(rows[:2], cache, pixel_size=160, features=needs_features)
 
     configure_mlflow(settings)
     ensure_experiment(EXPERIMENT, settings)
@@ -222,12 +233,14 @@ def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | Non
                 indent=2))
             mlflow.log_artifacts(tmp, artifact_path="report")
         config = {"design": winner, "inputs": list(models.design_inputs(winner)), "pixel_size": args.pixel_size,
-                  "adult_min_age": agm.ADULT_MIN_AGE}
+                  "feature_dim": int(pipeline.embedder.feature_dim), "adult_min_age": agm.ADULT_MIN_AGE}
         metadata = {"kind": "age-gender", "design": winner, "embedder": pipeline.embedder.full_version,
                     "test_age_mae": test["age_mae"], "test_gender_acc": test["gender_acc"]}
         from . import pyfunc_age_gender
 
-        example = pyfunc_age_gender.input_example(crops160["embedding"][:1], crops160["crop"][:1])
+        example = pyfunc_age_gender.input_example(
+            crops160["embedding"][:1], crops160["crop"][:1],
+            None if crops160["features"] is None else crops160["features"][:1], inputs=config["inputs"])
         info = pyfunc_age_gender.log_model(model, config, example, metadata)
         version = None
         if not args.no_register:

@@ -143,7 +143,7 @@ class FaceService:
             }
         crops = np.stack([f.crop for f in faces])
         raw = normalize_rows(np.stack([f.embedding for f in faces]))
-        age_gender = self.served.predict_age_gender(crops, raw)
+        age_gender = self.served.predict_age_gender(crops, raw, np.stack([f.features for f in faces]))
         snapshot = self.gallery.current()
         queries = self.gallery.project(raw)
         threshold = self.threshold

@@ -55,6 +55,14 @@ def is_served_name(name: str) -> bool:
     return name in (AGE_GENDER, RECOGNITION, VERIFIER) or name.startswith(PERSON_PREFIX)
 
 
+def signature_inputs(model) -> set[str]:
+    """The input names a pyfunc model's signature declares (empty: no signature, take anything)."""
+    schema = model.metadata.get_input_schema() if getattr(model, "metadata", None) else None
+    if schema is None or not schema.has_input_names():
+        return set()
+    return set(schema.input_names())
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     name: str
@@ -253,12 +261,21 @@ class RegistryModels(ServedModels):
         out.update({name: m.label for name, m in sorted(models.items()) if name.startswith(PERSON_PREFIX)})
         return out
 
-    def predict_age_gender(self, crops: np.ndarray, embeddings: np.ndarray) -> list[AgeGender]:
+    def predict_age_gender(self, crops: np.ndarray, embeddings: np.ndarray,
+                           features: np.ndarray | None = None) -> list[AgeGender]:
         loaded = self._models.get(AGE_GENDER)
         if loaded is None or len(crops) == 0:
             return [(None, None, None)] * len(crops)
-        frame = loaded.model.predict({"embedding": np.asarray(embeddings, np.float32),
-                                      "crop": np.asarray(crops, np.uint8)})
+        inputs = {"embedding": np.asarray(embeddings, np.float32), "crop": np.asarray(crops, np.uint8)}
+        if features is not None and np.asarray(features).size:
+            inputs["features"] = np.asarray(features, np.float32)
+        wanted = signature_inputs(loaded.model)
+        if wanted:  # older versions name fewer inputs: hand each model only what it declares
+            missing = wanted - inputs.keys()
+            if missing:
+                raise ValueError(f"{loaded.label} needs inputs the pipeline does not give: {sorted(missing)}")
+            inputs = {name: value for name, value in inputs.items() if name in wanted}
+        frame = loaded.model.predict(inputs)
         return [(float(row.age), str(row.gender), float(row.gender_confidence)) for row in frame.itertuples()]
 
     def project(self, embeddings: np.ndarray) -> np.ndarray:

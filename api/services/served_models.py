@@ -30,8 +30,10 @@ class ServedModels(ABC):
         """Model name -> version in use (None when that model is not served)."""
 
     @abstractmethod
-    def predict_age_gender(self, crops: np.ndarray, embeddings: np.ndarray) -> list[AgeGender]:
-        """One ``(age, gender, gender_confidence)`` per face; crops ``(N,160,160,3)`` uint8, embeddings ``(N,512)``."""
+    def predict_age_gender(self, crops: np.ndarray, embeddings: np.ndarray,
+                           features: np.ndarray | None = None) -> list[AgeGender]:
+        """One ``(age, gender, gender_confidence)`` per face; crops ``(N,160,160,3)`` uint8, embeddings
+        ``(N,512)``, features ``(N, embedder.feature_dim)`` (the pipeline's ``FaceEmbedding.features``)."""
 
     def project(self, embeddings: np.ndarray) -> np.ndarray:
         """Map raw pipeline embeddings into the space identities are matched in (identity by default)."""
@@ -68,7 +70,8 @@ class PackagedModels(ServedModels):
     def versions(self) -> dict[str, str | None]:
         return {"age_gender": None, "recognition_head": None, "verifier": None}
 
-    def predict_age_gender(self, crops: np.ndarray, embeddings: np.ndarray) -> list[AgeGender]:
+    def predict_age_gender(self, crops: np.ndarray, embeddings: np.ndarray,
+                           features: np.ndarray | None = None) -> list[AgeGender]:
         return [(None, None, None)] * len(crops)
 
     def verify_pair(self, embedding1: np.ndarray, embedding2: np.ndarray) -> Verdict | None:

@@ -19,6 +19,8 @@ class Embedder(ABC):
     version: str
     input_size: int
     dim: int
+    feature_dim: int = 0
+    """Width of :meth:`embed_with_features`' appearance features (0: this embedder has none)."""
 
     def __init__(self, *, batch_size: int = 16, flip: bool = True) -> None:
         self.batch_size = batch_size
@@ -28,18 +30,27 @@ class Embedder(ABC):
     def _embed_batch(self, crops: np.ndarray) -> np.ndarray:
         """Raw embeddings of a batch of crops (any norm)."""
 
+    def _describe_batch(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Raw embeddings and appearance features of a batch, from one forward pass where the
+        embedder can; one without features answers an ``(N, 0)`` array."""
+        return self._embed_batch(crops), np.zeros((len(crops), 0), np.float32)
+
+    def _checked(self, crops: np.ndarray) -> np.ndarray:
+        crops = np.asarray(crops)
+        if crops.ndim == 3:
+            crops = crops[None]
+        if len(crops) and crops.shape[1:] != (self.input_size, self.input_size, 3):
+            raise ValueError(f"crops must be (N, {self.input_size}, {self.input_size}, 3), got {crops.shape}")
+        return crops
+
     def embed(self, crops: np.ndarray) -> np.ndarray:
         """``(N, size, size, 3)`` crops to ``(N, dim)`` unit vectors, in batches.
 
         With ``flip`` each embedding is the normalised sum of the crop's and its mirror image's,
         which is how FaceNet's published LFW figure was measured."""
-        crops = np.asarray(crops)
-        if crops.ndim == 3:
-            crops = crops[None]
+        crops = self._checked(crops)
         if len(crops) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if crops.shape[1:] != (self.input_size, self.input_size, 3):
-            raise ValueError(f"crops must be (N, {self.input_size}, {self.input_size}, 3), got {crops.shape}")
         outputs = []
         for start in range(0, len(crops), self.batch_size):
             batch = crops[start : start + self.batch_size]
@@ -48,6 +59,28 @@ class Embedder(ABC):
                 vectors = vectors + l2_normalize(self._embed_batch(batch[:, :, ::-1, :]))
             outputs.append(vectors)
         return l2_normalize(np.concatenate(outputs, axis=0))
+
+    def embed_with_features(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`embed`'s vectors plus ``(N, feature_dim)`` appearance features from the same passes.
+
+        The embedding is trained to forget what identity does not need (pose, light, and partly
+        age); the network's pooled inner activations keep it, which is what attribute models (age,
+        gender) learn from best. With ``flip`` the features are the mean of both images'."""
+        crops = self._checked(crops)
+        if len(crops) == 0:
+            return np.zeros((0, self.dim), np.float32), np.zeros((0, self.feature_dim), np.float32)
+        vectors_out, features_out = [], []
+        for start in range(0, len(crops), self.batch_size):
+            batch = crops[start : start + self.batch_size]
+            raw, features = self._describe_batch(batch)
+            vectors = l2_normalize(raw)
+            if self.flip:
+                raw_flipped, features_flipped = self._describe_batch(batch[:, :, ::-1, :])
+                vectors = vectors + l2_normalize(raw_flipped)
+                features = (features + features_flipped) / 2.0
+            vectors_out.append(vectors)
+            features_out.append(np.asarray(features, np.float32))
+        return l2_normalize(np.concatenate(vectors_out, axis=0)), np.concatenate(features_out, axis=0)
 
     @property
     def full_version(self) -> str:

@@ -29,11 +29,20 @@ def _load_graph_def(tf):
     return graph_def
 
 
+FEATURE_TENSORS = (
+    ("InceptionResnetV1/Repeat_1/block17_10/Relu:0", 896),  # 8x8 at 160 px: mid-level (skin, hair, shape)
+    ("InceptionResnetV1/Logits/AvgPool_1a_8x8/AvgPool:0", 1792),  # the pooled layer before the bottleneck
+)
+"""The inner activations :meth:`FaceNetEmbedder.embed_with_features` hands out, each averaged over
+space: ``(N, 2688)`` in this order."""
+
+
 class FaceNetEmbedder(Embedder):
     name = "facenet-casia"
     version = "20180408-102900"
     input_size = 160
     dim = 512
+    feature_dim = sum(width for _, width in FEATURE_TENSORS)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -45,11 +54,23 @@ class FaceNetEmbedder(Embedder):
             tf.compat.v1.import_graph_def(graph_def, name="")
 
         wrapped = tf.compat.v1.wrap_function(_import, [])
-        self._function = wrapped.prune(
-            wrapped.graph.get_tensor_by_name("input:0"), wrapped.graph.get_tensor_by_name("embeddings:0")
+        graph = wrapped.graph
+        inputs = graph.get_tensor_by_name("input:0")
+        embeddings = graph.get_tensor_by_name("embeddings:0")
+        self._function = wrapped.prune(inputs, embeddings)
+        self._described = wrapped.prune(
+            inputs, [embeddings] + [graph.get_tensor_by_name(name) for name, _ in FEATURE_TENSORS]
         )
         self._tf = tf
 
+    def _scaled(self, crops: np.ndarray):
+        """FaceNet's fixed input scaling, (x - 127.5) / 128 (the "fixed_image_standardization" it was trained with)."""
+        return self._tf.constant((np.ascontiguousarray(crops, dtype=np.float32) - 127.5) / 128.0)
+
     def _embed_batch(self, crops: np.ndarray) -> np.ndarray:
-        scaled = (np.ascontiguousarray(crops, dtype=np.float32) - 127.5) / 128.0
-        return self._function(self._tf.constant(scaled)).numpy()
+        return self._function(self._scaled(crops)).numpy()
+
+    def _describe_batch(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        embeddings, *inner = self._described(self._scaled(crops))
+        pooled = [layer.numpy().reshape(len(crops), -1, layer.shape[-1]).mean(axis=1) for layer in inner]
+        return embeddings.numpy(), np.concatenate(pooled, axis=1)

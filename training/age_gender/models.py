@@ -1,18 +1,23 @@
 """The Keras designs compared by the trainer. Every design has two outputs, ``age`` (years, the
 expectation of a softmax over ages 0..116, DEX-style: smoother and better behaved than a single
 regression unit) and ``gender`` (sigmoid, 1 = female), and named inputs drawn from
-``embedding`` ((512,) FaceNet vector) and ``crop`` ((S,S,3) uint8 pixels, S = ``pixel_size``).
+``embedding`` ((512,) FaceNet vector), ``features`` ((F,) FaceNet's pooled inner activations, see
+``Embedder.embed_with_features``) and ``crop`` ((S,S,3) uint8 pixels, S = ``pixel_size``).
 
 * ``embedding``: an MLP on the frozen FaceNet embedding (trains in seconds; no pixel augmentation
   is possible since the vectors are computed once, so Gaussian noise + dropout regularise instead).
 * ``cnn``: a small CNN on the pixels with flip/shift/rotation/contrast augmentation.
-* ``combined``: the CNN's features concatenated with the embedding MLP's."""
+* ``combined``: the CNN's features concatenated with the embedding MLP's.
+* ``features``: an MLP on the embedding and FaceNet's inner features together. The embedding is
+  trained to keep identity and drop the rest; the layers below it still carry what it drops
+  (hair, skin, the shape of a child's face), and they come from the same forward pass.
+* ``features_cnn``: ``features`` plus the small CNN."""
 
 from __future__ import annotations
 
 import numpy as np
 
-DESIGNS = ("embedding", "cnn", "combined")
+DESIGNS = ("embedding", "cnn", "combined", "features", "features_cnn")
 AGE_BINS = 117
 """Ages 0..116, UTKFace's range."""
 AGE_LOSS_WEIGHT = 0.1
@@ -20,7 +25,8 @@ AGE_LOSS_WEIGHT = 0.1
 
 
 def design_inputs(design: str) -> tuple[str, ...]:
-    return {"embedding": ("embedding",), "cnn": ("crop",), "combined": ("embedding", "crop")}[design]
+    return {"embedding": ("embedding",), "cnn": ("crop",), "combined": ("embedding", "crop"),
+            "features": ("embedding", "features"), "features_cnn": ("embedding", "features", "crop")}[design]
 
 
 def _heads(keras, features, width: int):
@@ -45,6 +51,20 @@ def _embedding_branch(keras, inp):
     return x
 
 
+def _features_branch(keras, embedding, features, stats: tuple[np.ndarray, np.ndarray]):
+    """Standardised (training mean and variance, kept in the model) so every unit starts on the same scale."""
+    layers = keras.layers
+    mean, variance = stats
+    x = layers.Concatenate()([embedding, features])
+    x = layers.Normalization(mean=mean, variance=variance, name="standardise")(x)
+    x = layers.GaussianNoise(0.1)(x)
+    x = layers.Dropout(0.2)(x)
+    x = layers.Dense(512, activation="relu")(x)
+    x = layers.Dropout(0.5)(x)
+    x = layers.Dense(256, activation="relu")(x)
+    return x
+
+
 def _cnn_branch(keras, inp, pixel_size: int):
     layers = keras.layers
     x = layers.Rescaling(1.0 / 127.5, offset=-1.0)(inp)
@@ -63,14 +83,29 @@ def _cnn_branch(keras, inp, pixel_size: int):
     return layers.Dropout(0.3)(x)
 
 
-def build(design: str, pixel_size: int = 64, learning_rate: float = 1e-3):
-    """A compiled Keras model for ``design``."""
+def feature_stats(embeddings: np.ndarray, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of ``[embedding, features]`` on the training photos, for :func:`build`."""
+    joined = np.hstack([embeddings, features]).astype(np.float64)
+    return joined.mean(axis=0).astype(np.float32), (joined.var(axis=0) + 1e-6).astype(np.float32)
+
+
+def build(design: str, pixel_size: int = 64, learning_rate: float = 1e-3, feature_dim: int = 0,
+          stats: tuple[np.ndarray, np.ndarray] | None = None):
+    """A compiled Keras model for ``design``; the feature designs need ``feature_dim`` and the
+    training ``stats`` (:func:`feature_stats`)."""
     import keras
 
     if design not in DESIGNS:
         raise ValueError(f"unknown design {design!r} (choose from {', '.join(DESIGNS)})")
+    wanted = design_inputs(design)
     inputs, features = {}, []
-    if "embedding" in design_inputs(design):
+    if "features" in wanted:
+        if not feature_dim or stats is None:
+            raise ValueError(f"design {design!r} needs the embedder's features (feature_dim and stats)")
+        inputs["embedding"] = keras.Input((512,), name="embedding")
+        inputs["features"] = keras.Input((feature_dim,), name="features")
+        features.append(_features_branch(keras, inputs["embedding"], inputs["features"], stats))
+    elif "embedding" in wanted:
         inputs["embedding"] = keras.Input((512,), name="embedding")
         features.append(_embedding_branch(keras, inputs["embedding"]))
     if "crop" in design_inputs(design):

@@ -9,8 +9,11 @@ Cache (one ``.npz`` per photo, so an interrupted run resumes where it stopped):
 ``<cache>/utkface/<embedder-key>/<file>.npz`` with ``crop`` ((160,160,3) uint8, aligned exactly as the
 API aligns faces), ``embedding`` ((512,) float32: the pipeline's own ``embed`` output, which is the
 mean of the photo's and its mirror image's FaceNet embeddings, unit-normalised — the same vector the
-API hands to the model), ``status`` and ``n_faces``. The key includes the embedder version and the
-alignment mode, so changing either re-computes everything instead of mixing vectors."""
+API hands to the model), ``features`` ((2688,) float16: the embedder's pooled inner activations from
+the same passes, :meth:`~face_pipeline.embedding.Embedder.embed_with_features`; entries cached
+before features existed get them from their crop on first use), ``status`` and ``n_faces``. The
+key includes the embedder version and the alignment mode, so changing either re-computes everything
+instead of mixing vectors."""
 
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ class PreparedFace:
     embedding: np.ndarray
     status: str
     n_faces: int
+    features: np.ndarray | None = None
 
 
 def cache_key(pipeline) -> str:
@@ -75,16 +79,18 @@ def align_utk(pipeline, image: np.ndarray) -> tuple[np.ndarray, str, int]:
 def load_cached(path: Path) -> PreparedFace | None:
     try:
         with np.load(path) as data:
+            features = data["features"].astype(np.float32) if "features" in data.files else None
             return PreparedFace(crop=data["crop"], embedding=data["embedding"], status=str(data["status"]),
-                                n_faces=int(data["n_faces"]))
+                                n_faces=int(data["n_faces"]), features=features)
     except (OSError, KeyError, ValueError, EOFError):
         return None
 
 
 def _save(path: Path, face: PreparedFace) -> None:
     tmp = path.with_name(path.name + ".tmp.npz")
+    extra = {} if face.features is None else {"features": np.asarray(face.features, np.float16)}
     np.savez_compressed(tmp, crop=face.crop, embedding=face.embedding.astype(np.float32),
-                        status=np.array(face.status), n_faces=np.array(face.n_faces))
+                        status=np.array(face.status), n_faces=np.array(face.n_faces), **extra)
     tmp.replace(path)
 
 
@@ -120,9 +126,10 @@ def prepare_files(pipeline, src: Path, files: list[str], cache: Path, batch_size
             crops.append(crop)
             meta.append((name, status, n_faces))
         if crops:
-            embeddings = pipeline.embed(np.stack(crops))
-            for crop, embedding, (name, status, n_faces) in zip(crops, embeddings, meta):
-                face = PreparedFace(crop=crop, embedding=embedding, status=status, n_faces=n_faces)
+            embeddings, features = pipeline.embed_with_features(np.stack(crops))
+            for crop, embedding, feature, (name, status, n_faces) in zip(crops, embeddings, features, meta):
+                face = PreparedFace(crop=crop, embedding=embedding, status=status, n_faces=n_faces,
+                                    features=feature.astype(np.float16).astype(np.float32))
                 _save(cache / f"{name}.npz", face)
                 results[name] = face
         if bar is not None:
@@ -185,21 +192,56 @@ def prepare(pipeline, src: Path, out: Path, cache_root: Path, test_split: Path |
     return summary
 
 
-def load_arrays(rows: list[dict], cache: Path, pixel_size: int | None = None) -> dict[str, np.ndarray]:
-    """The manifest rows as arrays: embeddings, ages, genders, and crops resized to ``pixel_size``
-    (None: no crops, 160: as cached)."""
+def add_features(pipeline, cache: Path, files: list[str], batch_size: int = 32, progress: bool = True) -> int:
+    """Give cached entries made before features existed their features (from the cached crop, so
+    nothing is detected again); returns how many were added."""
+    missing = []
+    for name in files:
+        face = load_cached(Path(cache) / f"{name}.npz")
+        if face is not None and face.features is None:
+            missing.append(name)
+    bar = None
+    if progress and missing:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(missing), desc="features", unit="img", mininterval=5.0)
+    for start in range(0, len(missing), batch_size):
+        batch = missing[start:start + batch_size]
+        faces = [load_cached(Path(cache) / f"{name}.npz") for name in batch]
+        _, features = pipeline.embed_with_features(np.stack([face.crop for face in faces]))
+        for name, face, feature in zip(batch, faces, features):
+            face.features = feature
+            _save(Path(cache) / f"{name}.npz", face)
+        if bar is not None:
+            bar.update(len(batch))
+    if bar is not None:
+        bar.close()
+    return len(missing)
+
+
+def load_arrays(rows: list[dict], cache: Path, pixel_size: int | None = None,
+                features: bool = False) -> dict[str, np.ndarray]:
+    """The manifest rows as arrays: embeddings, ages, genders, crops resized to ``pixel_size``
+    (None: no crops, 160: as cached) and, with ``features``, the embedder's inner features."""
     embeddings = np.zeros((len(rows), 512), np.float32)
     crops = None if pixel_size is None else np.zeros((len(rows), pixel_size, pixel_size, 3), np.uint8)
+    inner = [] if features else None
     for i, row in enumerate(rows):
         face = load_cached(Path(cache) / f"{row['file']}.npz")
         if face is None:
             raise FileNotFoundError(f"{row['file']} is not in the cache {cache}: run scripts.prepare_utk_face first")
         embeddings[i] = face.embedding
+        if inner is not None:
+            if face.features is None:
+                raise FileNotFoundError(f"{row['file']} has no features in the cache {cache}: "
+                                        "run scripts.prepare_utk_face again")
+            inner.append(face.features)
         if crops is not None:
             crop = face.crop
             if crop.shape[0] != pixel_size:
                 crop = cv2.resize(crop, (pixel_size, pixel_size), interpolation=cv2.INTER_AREA)
             crops[i] = crop
     return {"embedding": embeddings, "crop": crops,
+            "features": None if inner is None else np.stack(inner).astype(np.float32),
             "age": np.array([row["age"] for row in rows], np.float32),
             "gender": np.array([row["gender"] for row in rows], np.float32)}
