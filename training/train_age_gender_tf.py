@@ -67,30 +67,43 @@ def evaluate(model, arrays: dict, design: str, index: np.ndarray) -> tuple[dict,
     return (agm.all_metrics(arrays["age"][index], arrays["gender"][index], age, pred_gender), age, pred_gender)
 
 
+def members_of(design: str, args) -> int:
+    """How many seeds a design is trained with: ``--members`` for the designs without pixels (tens
+    of seconds each), ``--cnn-members`` for those with (many minutes each)."""
+    return max(1, args.cnn_members if "crop" in models.design_inputs(design) else args.members)
+
+
 def fit_design(design: str, arrays: dict, train_idx: np.ndarray, val_idx: np.ndarray, args, verbose: int):
-    """Train one design with early stopping on the validation loss; returns (model, history, seconds)."""
+    """Train one design with early stopping on the validation loss, as an ensemble of
+    :func:`members_of` seeds; returns (model, first member's history, seconds)."""
     import keras
 
-    keras.utils.set_random_seed(args.seed)
     stats, feature_dim = None, 0
     if "features" in models.design_inputs(design):
         stats = models.feature_stats(arrays["embedding"][train_idx], arrays["features"][train_idx])
         feature_dim = arrays["features"].shape[1]
-    model = models.build(design, pixel_size=args.pixel_size, learning_rate=args.learning_rate,
-                         feature_dim=feature_dim, stats=stats)
     epochs = args.cnn_epochs if "crop" in models.design_inputs(design) else args.epochs
-    callbacks = [
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=args.patience, restore_best_weights=True),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, args.patience // 2)),
-        _mlflow_epoch_callback("epoch_"),  # apart from the final val_* metrics of the restored best weights
-    ]
     targets = {"age": arrays["age"].reshape(-1, 1), "gender": arrays["gender"].reshape(-1, 1)}
+    members, first_history = [], {}
     start = time.monotonic()
-    history = model.fit(
-        _inputs(arrays, design, train_idx), {k: v[train_idx] for k, v in targets.items()},
-        validation_data=(_inputs(arrays, design, val_idx), {k: v[val_idx] for k, v in targets.items()}),
-        epochs=epochs, batch_size=args.batch_size, callbacks=callbacks, verbose=verbose, shuffle=True)
-    return model, history.history, time.monotonic() - start
+    for member in range(members_of(design, args)):
+        keras.utils.set_random_seed(args.seed + member)
+        model = models.build(design, pixel_size=args.pixel_size, learning_rate=args.learning_rate,
+                             feature_dim=feature_dim, stats=stats)
+        callbacks = [
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=args.patience, restore_best_weights=True),
+            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, args.patience // 2)),
+            # apart from the final val_* metrics of the restored best weights; members after the first
+            # get their own names so the curves do not overwrite each other
+            _mlflow_epoch_callback("epoch_" if member == 0 else f"epoch_m{member}_"),
+        ]
+        history = model.fit(
+            _inputs(arrays, design, train_idx), {k: v[train_idx] for k, v in targets.items()},
+            validation_data=(_inputs(arrays, design, val_idx), {k: v[val_idx] for k, v in targets.items()}),
+            epochs=epochs, batch_size=args.batch_size, callbacks=callbacks, verbose=verbose, shuffle=True)
+        members.append(model)
+        first_history = first_history or history.history
+    return models.ensemble(members, design), first_history, time.monotonic() - start
 
 
 def default_pipeline():
@@ -124,12 +137,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="manifest.csv from scripts.prepare_utk_face (default: prepare --src, cached)")
     parser.add_argument("--limit", type=int, default=None, help="use only N photos (small runs)")
     parser.add_argument("--no-test-split", action="store_true", help="ignore test_split.txt, draw a seeded one")
-    parser.add_argument("--designs", default="embedding,combined",
+    parser.add_argument("--designs", default="embedding,features,features_cnn",
                         help=f"comma-separated designs to compare ({', '.join(models.DESIGNS)})")
     parser.add_argument("--epochs", type=int, default=150,
                         help="max epochs of the designs without pixels (embedding, features)")
     parser.add_argument("--cnn-epochs", type=int, default=30,
                         help="max epochs of the designs with pixels (cnn, combined, features_cnn)")
+    parser.add_argument("--members", type=int, default=5,
+                        help="seeds averaged per design without pixels (embedding, features)")
+    parser.add_argument("--cnn-members", type=int, default=1,
+                        help="seeds averaged per design with pixels (each costs many minutes on a CPU)")
     parser.add_argument("--patience", type=int, default=8, help="early stopping patience (epochs)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
@@ -183,7 +200,8 @@ def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | Non
         log_dataset_info(dataset_info(src, [row["file"] for row in rows]))
         mlflow.log_params({"designs": ",".join(designs), "n_train": len(train_idx), "n_val": len(val_idx),
                            "n_test": len(test_idx), "epochs": args.epochs, "cnn_epochs": args.cnn_epochs,
-                           "patience": args.patience, "batch_size": args.batch_size,
+                           "patience": args.patience, "members": args.members,
+                           "cnn_members": args.cnn_members, "batch_size": args.batch_size,
                            "learning_rate": args.learning_rate, "pixel_size": args.pixel_size, "seed": args.seed,
                            "limit": args.limit, "adult_min_age": agm.ADULT_MIN_AGE,
                            "test_split": "fixed test_split.txt" if not args.no_test_split and
@@ -193,6 +211,7 @@ def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | Non
             with mlflow.start_run(run_name=f"design {design}", nested=True) as child:
                 mlflow.set_tag("design", design)
                 mlflow.log_params({"design": design, "inputs": ",".join(models.design_inputs(design)),
+                                   "members": members_of(design, args),
                                    "age_head": f"softmax over 0..{models.AGE_BINS - 1} + expectation, MAE loss",
                                    "gender_head": "sigmoid, BCE", "age_loss_weight": models.AGE_LOSS_WEIGHT})
                 log.info("training design %s on %d photos (validation %d)", design, len(train_idx), len(val_idx))
@@ -272,7 +291,8 @@ def save_baseline(folder: Path, model, config: dict, example: dict, metadata: di
     return folder
 
 
-def train(*, limit: int | None = None, epochs: int = 150, cnn_epochs: int = 30, designs: str = "embedding,combined",
+def train(*, limit: int | None = None, epochs: int = 150, cnn_epochs: int = 30,
+          designs: str = "embedding,features,features_cnn",
           patience: int = 8, pipeline=None, settings: TrainerSettings | None = None, register: bool = True,
           verbose: int = 0, **options) -> dict:
     """Programmatic entry point (smoke and bootstrap runs): the same run as the command line."""
@@ -292,14 +312,17 @@ def train(*, limit: int | None = None, epochs: int = 150, cnn_epochs: int = 30, 
 
 
 def smoke(pipeline=None, settings: TrainerSettings | None = None) -> dict:
-    """Seconds: 40 photos, both designs, 2 epochs; registers a version (not promoted)."""
-    return train(limit=40, epochs=2, cnn_epochs=1, designs="embedding,combined", patience=1, pipeline=pipeline,
-                 settings=settings, batch_size=16)
+    """Seconds: 40 photos, a two-member ``features`` ensemble and ``combined``, 1-2 epochs; registers
+    a version (not promoted)."""
+    return train(limit=40, epochs=2, cnn_epochs=1, designs="features,combined", patience=1, pipeline=pipeline,
+                 settings=settings, batch_size=16, members=2)
 
 
 def bootstrap(pipeline=None, settings: TrainerSettings | None = None) -> dict:
-    """A quick but useful model for an empty registry: 1,500 photos, the embedding design."""
-    return train(limit=1500, epochs=80, designs="embedding", patience=8, pipeline=pipeline, settings=settings)
+    """A quick but useful model for an empty registry: 1,500 photos, three ``features`` members
+    (about a minute of training once the photos are embedded)."""
+    return train(limit=1500, epochs=80, designs="features", patience=8, pipeline=pipeline, settings=settings,
+                 members=3)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,12 @@ regression unit) and ``gender`` (sigmoid, 1 = female), and named inputs drawn fr
 * ``features``: an MLP on the embedding and FaceNet's inner features together. The embedding is
   trained to keep identity and drop the rest; the layers below it still carry what it drops
   (hair, skin, the shape of a child's face), and they come from the same forward pass.
-* ``features_cnn``: ``features`` plus the small CNN."""
+* ``features_cnn``: ``features`` plus the small CNN.
+
+A design can be trained as an ensemble of members that differ only by their seed
+(:func:`ensemble`): their ages and probabilities are averaged. On the validation split five
+``features`` members gave 89-90 % gender accuracy where single ones gave 87-89 %: each member
+overfits differently to 7,000 photos, and averaging cancels much of it."""
 
 from __future__ import annotations
 
@@ -20,6 +25,10 @@ import numpy as np
 DESIGNS = ("embedding", "cnn", "combined", "features", "features_cnn")
 AGE_BINS = 117
 """Ages 0..116, UTKFace's range."""
+FEATURES_WIDTH = 256
+"""First layer of the ``features`` branch (3,200 inputs): most of the design's weights. On the
+validation split five-member ensembles scored 128: 88.7 %, 3.81 years; 256: 89.1 %, 3.74; 512: 89.0 %,
+3.91 (gender accuracy, age MAE): the same within noise, so the middle one at half the size of 512."""
 AGE_LOSS_WEIGHT = 0.1
 """Age MAE is in years (~5-10), gender BCE ~0.3: the weight puts both on the same scale."""
 
@@ -59,7 +68,7 @@ def _features_branch(keras, embedding, features, stats: tuple[np.ndarray, np.nda
     x = layers.Normalization(mean=mean, variance=variance, name="standardise")(x)
     x = layers.GaussianNoise(0.1)(x)
     x = layers.Dropout(0.2)(x)
-    x = layers.Dense(512, activation="relu")(x)
+    x = layers.Dense(FEATURES_WIDTH, activation="relu")(x)
     x = layers.Dropout(0.5)(x)
     x = layers.Dense(256, activation="relu")(x)
     return x
@@ -122,3 +131,25 @@ def build(design: str, pixel_size: int = 64, learning_rate: float = 1e-3, featur
                  "gender": [keras.metrics.BinaryAccuracy(name="acc")]},
     )
     return model
+
+
+def ensemble(members: list, design: str):
+    """One Keras model that averages the members' ``age`` and ``gender`` outputs: one file to
+    save and serve, the same named inputs and outputs as a single member. One member is returned
+    as it is."""
+    import keras
+
+    if len(members) == 1:
+        return members[0]
+    inputs = {name: keras.Input(tuple(members[0].input[name].shape[1:]), name=name) for name in design_inputs(design)}
+    outputs = []
+    for i, member in enumerate(members):
+        # an uncompiled copy: a compiled member would be saved with its optimizer's state (3x the weights)
+        copy = keras.Model.from_config(member.get_config())
+        copy.set_weights(member.get_weights())
+        copy.name = f"member_{i}"
+        outputs.append(copy(inputs))
+    age = keras.layers.Average(name="age")([out["age"] for out in outputs])
+    gender = keras.layers.Average(name="gender")([out["gender"] for out in outputs])
+    return keras.Model(inputs=inputs, outputs={"age": age, "gender": gender},
+                       name=f"age_gender_{design}_x{len(members)}")
