@@ -84,3 +84,35 @@ def test_cli_errors(args, message, data_dir, tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+def test_layer_probe_on_real_crops(pipeline, data_dir):
+    """``benchmarks.age_gender_features``: every candidate layer pooled per crop (the two layers the
+    pipeline hands out equal its features), and the probe separates what is separable."""
+    from benchmarks import age_gender_features as layers_bench
+    from tests.conftest import lfw_image
+
+    crops = np.stack([pipeline.process(pipeline.load(lfw_image(name, 1)))[0].crop
+                      for name in ("Tony_Blair", "Serena_Williams", "Colin_Powell")])
+    pooled = layers_bench.pooled_layers(crops, batch_size=2)
+    assert set(pooled) == set(layers_bench.LAYERS) and all(len(v) == 3 for v in pooled.values())
+    _, features = pipeline.embed_with_features(crops)
+    np.testing.assert_allclose(np.hstack([pooled["block17_10"], pooled["pool"]]), features, rtol=1e-3, atol=1e-3)
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 100)
+    x = rng.normal(0, 1, (200, 5)) + 3 * y[:, None] * np.array([1, 0, 0, 0, 0])
+    ages = np.where(np.arange(200) % 2, 30, 8)
+    result = layers_bench.probe(x, y, ages, np.arange(0, 200, 2), np.arange(1, 200, 2))
+    assert result["val_gender_acc"] > 0.9 and result["C"] in layers_bench.PROBE_C and result["dim"] == 5
+    noise = layers_bench.probe(rng.normal(0, 1, (200, 5)), y, ages, np.arange(0, 200, 2), np.arange(1, 200, 2))
+    assert noise["val_gender_acc"] < 0.75
+
+
+def test_layer_probe_cli_error(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.age_gender_features", "--manifest",
+                           str(tmp_path / "missing.csv"), "--out", str(tmp_path / "r.json")],
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and "not found" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "r.json").exists()

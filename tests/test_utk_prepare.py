@@ -55,10 +55,27 @@ def test_prepare_real_photos(pipeline, utk_folder, tmp_path):
     # the cached vector is what the API would compute for that crop
     np.testing.assert_allclose(pipeline.embed(face.crop[None])[0], face.embedding, atol=1e-4)
 
+    # and so are the features (stored as float16): the API's process() gives the same for that crop
+    _, features = pipeline.embed_with_features(face.crop[None])
+    np.testing.assert_allclose(face.features, features[0], rtol=2e-3, atol=2e-3)
+    assert prepare.load_arrays(rows, cache, features=True)["features"].shape == (6, pipeline.embedder.feature_dim)
+
     stamps = {f: f.stat().st_mtime_ns for f in files}
     again = prepare.prepare(pipeline, utk_folder, tmp_path / "out2", tmp_path / "cache", test_split=split_file,
                             progress=False)
     assert again["images"] == 6 and {f: f.stat().st_mtime_ns for f in files} == stamps
+
+    # an entry cached before features existed gets them from its crop, once; nothing else is touched
+    old = files[1]
+    kept = prepare.load_cached(old)
+    with np.load(old) as data:
+        np.savez_compressed(old, **{k: data[k] for k in data.files if k != "features"})
+    with pytest.raises(FileNotFoundError, match="no features"):
+        prepare.load_arrays(rows, cache, features=True)
+    names = [row["file"] for row in rows]
+    assert prepare.add_features(pipeline, cache, names, progress=False) == 1
+    np.testing.assert_allclose(prepare.load_cached(old).features, kept.features, rtol=2e-3, atol=2e-3)
+    assert prepare.add_features(pipeline, cache, names, progress=False) == 0
 
 
 def test_whole_image_fallback(pipeline):

@@ -94,6 +94,13 @@ def _save(path: Path, face: PreparedFace) -> None:
     tmp.replace(path)
 
 
+def _progress_bar(total: int, desc: str, enabled: bool):
+    """A tqdm bar, silent when disabled or when there is nothing to do (so callers need no checks)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="img", mininterval=5.0, disable=not (enabled and total))
+
+
 def prepare_files(pipeline, src: Path, files: list[str], cache: Path, batch_size: int = 32,
                   progress: bool = True) -> dict[str, PreparedFace]:
     """Prepare (or read from the cache) every file; unreadable photos are left out and logged."""
@@ -108,11 +115,7 @@ def prepare_files(pipeline, src: Path, files: list[str], cache: Path, batch_size
             results[name] = cached
         else:
             todo.append(name)
-    bar = None
-    if progress and todo:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(todo), desc="align+embed", unit="img", mininterval=5.0)
+    bar = _progress_bar(len(todo), "align+embed", progress)
     for start in range(0, len(todo), batch_size):
         batch = todo[start:start + batch_size]
         crops, meta = [], []
@@ -132,10 +135,8 @@ def prepare_files(pipeline, src: Path, files: list[str], cache: Path, batch_size
                                     features=feature.astype(np.float16).astype(np.float32))
                 _save(cache / f"{name}.npz", face)
                 results[name] = face
-        if bar is not None:
-            bar.update(len(batch))
-    if bar is not None:
-        bar.close()
+        bar.update(len(batch))
+    bar.close()
     return results
 
 
@@ -200,11 +201,7 @@ def add_features(pipeline, cache: Path, files: list[str], batch_size: int = 32, 
         face = load_cached(Path(cache) / f"{name}.npz")
         if face is not None and face.features is None:
             missing.append(name)
-    bar = None
-    if progress and missing:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(missing), desc="features", unit="img", mininterval=5.0)
+    bar = _progress_bar(len(missing), "features", progress)
     for start in range(0, len(missing), batch_size):
         batch = missing[start:start + batch_size]
         faces = [load_cached(Path(cache) / f"{name}.npz") for name in batch]
@@ -212,10 +209,8 @@ def add_features(pipeline, cache: Path, files: list[str], batch_size: int = 32, 
         for name, face, feature in zip(batch, faces, features):
             face.features = feature
             _save(Path(cache) / f"{name}.npz", face)
-        if bar is not None:
-            bar.update(len(batch))
-    if bar is not None:
-        bar.close()
+        bar.update(len(batch))
+    bar.close()
     return len(missing)
 
 
