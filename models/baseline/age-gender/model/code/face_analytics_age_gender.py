@@ -1,9 +1,11 @@
 """The ``age-gender`` MLflow pyfunc model: the API's contract, independent of the design inside.
 
-``predict({"embedding": (N,512) float32, "crop": (N,160,160,3) uint8})`` returns a DataFrame with
-``age`` (float, years), ``gender`` ("male"/"female") and ``gender_confidence`` (float in [0.5, 1]).
-Both inputs are always accepted; the model uses those its design needs (``inputs`` in its
-``config.json``) and resizes crops to its ``pixel_size`` with the same ``cv2.INTER_AREA`` the trainer
+``predict({"embedding": (N,512) float32, "crop": (N,160,160,3) uint8, "features": (N,F) float32})``
+returns a DataFrame with ``age`` (float, years), ``gender`` ("male"/"female") and
+``gender_confidence`` (float in [0.5, 1]). ``features`` are the embedder's pooled inner activations
+(``FaceEmbedding.features``, F = ``feature_dim`` in ``config.json``). Every input is always
+accepted; the model uses those its design needs (``inputs`` in its ``config.json``; the signature
+names only those) and resizes crops to its ``pixel_size`` with the same ``cv2.INTER_AREA`` the trainer
 used, so serving sees exactly the training preprocessing."""
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ class AgeGenderModel(mlflow.pyfunc.PythonModel):
                 raise ValueError(f"the age-gender model needs the input {name!r}")
             if name == "embedding":
                 value = np.asarray(value, np.float32).reshape(-1, 512)
+            elif name == "features":
+                value = np.asarray(value, np.float32).reshape(-1, int(self.config["feature_dim"]))
             else:
                 value = resize_crops(np.asarray(value), int(self.config["pixel_size"]))
             inputs[name] = value
@@ -105,8 +109,15 @@ def code_file() -> Path:
     return folder / f"{SHIPPED_MODULE}.py"
 
 
-def input_example(embeddings: np.ndarray, crops: np.ndarray) -> dict[str, np.ndarray]:
-    return {"embedding": np.asarray(embeddings, np.float32), "crop": np.asarray(crops, np.uint8)}
+def input_example(embeddings: np.ndarray, crops: np.ndarray, features: np.ndarray | None = None,
+                  inputs: tuple[str, ...] | list[str] | None = None) -> dict[str, np.ndarray]:
+    """The example (and so the signature): the inputs the design reads (all given ones when
+    ``inputs`` is None), so a caller may always send all three and a model never demands one it
+    does not use."""
+    example = {"embedding": np.asarray(embeddings, np.float32), "crop": np.asarray(crops, np.uint8)}
+    if features is not None:
+        example["features"] = np.asarray(features, np.float32)
+    return example if inputs is None else {name: example[name] for name in inputs}
 
 
 def model_files(keras_model, config: dict, folder: Path) -> dict[str, str]:
