@@ -7,7 +7,7 @@ REQUIREMENTS := requirements.api.txt requirements.trainer.txt requirements.dev.t
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install test lint bench-lfw bench-latency bench-age-gender bench-api up down stack-status
+.PHONY: install test lint bench-lfw bench-latency bench-age-gender bench-age-gender-features bench-api up down stack-status
 
 # Reinstalls only when a requirements file changed since the last install.
 $(STAMP): $(REQUIREMENTS)
@@ -40,6 +40,10 @@ bench-latency: $(STAMP)
 
 bench-age-gender: $(STAMP) .venv-peer/.installed
 	$(PY) -m benchmarks.age_gender
+
+# Needs the UTKFace cache of scripts.prepare_utk_face (train and validation photos only).
+bench-age-gender-features: $(STAMP)
+	$(PY) -m benchmarks.age_gender_features
 
 bench-api: $(STAMP)
 	$(PY) -m benchmarks.api_load --clients 4 --duration 30

@@ -15,8 +15,9 @@ regression unit) and ``gender`` (sigmoid, 1 = female), and named inputs drawn fr
 
 A design can be trained as an ensemble of members that differ only by their seed
 (:func:`ensemble`): their ages and probabilities are averaged. On the validation split five
-``features`` members gave 89-90 % gender accuracy where single ones gave 87-89 %: each member
-overfits differently to 7,000 photos, and averaging cancels much of it."""
+``features`` members averaged gave 89.1 % gender accuracy where each alone gave 86.1-88.7 %
+(``reports/age_gender_features.json``): each overfits 7,000 photos differently, and averaging
+cancels much of it."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ AGE_BINS = 117
 FEATURES_WIDTH = 256
 """First layer of the ``features`` branch (3,200 inputs): most of the design's weights. On the
 validation split five-member ensembles scored 128: 88.7 %, 3.81 years; 256: 89.1 %, 3.74; 512: 89.0 %,
-3.91 (gender accuracy, age MAE): the same within noise, so the middle one at half the size of 512."""
+3.91 (gender accuracy, age MAE; ``benchmarks.age_gender_features``): the same within noise, so the
+middle one at half the size of 512."""
 AGE_LOSS_WEIGHT = 0.1
 """Age MAE is in years (~5-10), gender BCE ~0.3: the weight puts both on the same scale."""
 
