@@ -109,6 +109,10 @@ def test_make_up_serves_production_models_and_make_down_leaves_nothing(stack_env
         assert status == 200, analysed
         assert [face["identity"] for face in analysed["faces"]] == [PERSON]
         assert analysed["faces"][0]["person_id"] == registered["person_id"]
+        # the baseline age-gender model (the features design) reads the pipeline's inner features
+        face = analysed["faces"][0]
+        assert analysed["model_versions"]["age_gender"] == f"age-gender:{production['age-gender']}"
+        assert face["gender"] == "male" and 30 < face["age"] < 90, face  # Colin Powell, in his sixties
 
         status_run = subprocess.run([make, "stack-status"], cwd=ROOT, env=stack_env, capture_output=True, text=True)
         assert status_run.returncode == 0 and status_run.stdout.count("healthy") == 2, status_run.stdout
