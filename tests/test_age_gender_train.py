@@ -40,7 +40,7 @@ def test_run_logged_and_registered(tiny_run):
     result, settings, _, _ = tiny_run
     assert result["version"] == "1" and result["winner"] in ("features", "combined")
     assert set(result["designs"]) == {"features", "combined"}
-    client = mlflow.MlflowClient(settings.mlflow_tracking_uri)
+    client = mlflow.MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_tracking_uri)  # its own registry too
     run = client.get_run(result["run_id"])
     assert run.data.tags["git_commit"] and run.data.tags["winner"] == result["winner"]
     assert int(run.data.params["data_n_images"]) == 24 and len(run.data.params["data_sha256"]) == 64

@@ -94,10 +94,12 @@ def test_make_up_serves_production_models_and_make_down_leaves_nothing(stack_env
         # /ready names the versions that carry the alias production in the stack's own registry.
         from mlflow import MlflowClient
 
-        client = MlflowClient(tracking_uri=f"http://127.0.0.1:{stack_env['MLFLOW_PORT']}")
+        server = f"http://127.0.0.1:{stack_env['MLFLOW_PORT']}"
+        # Both URIs: an earlier test in the same process may have set a global registry URI.
+        client = MlflowClient(tracking_uri=server, registry_uri=server)
         production = {m.name: client.get_model_version_by_alias(m.name, "production").version
                       for m in client.search_registered_models() if "production" in m.aliases}  # fmt: skip
-        assert production, "the bootstrap promoted nothing"
+        assert set(production) == {"age-gender", "face-recognition", "face-verifier"}, production
         served = set(ready["model_versions"].values())
         for name, version in production.items():
             assert f"{name}:{version}" in served, (name, version, ready["model_versions"])

@@ -38,7 +38,7 @@ def test_reports_and_registration(trained):
     assert {"accuracy", "precision", "recall", "f1", "roc_auc", "threshold"} <= set(metrics)
     assert metrics["roc_auc"] >= 0.9 and metrics["accuracy"] >= 0.8, metrics
     assert (out / "confusion_matrix.png").stat().st_size > 1000
-    client = mlflow.MlflowClient(trained["settings"].mlflow_tracking_uri)
+    client = mlflow.MlflowClient(trained["settings"].mlflow_tracking_uri, trained["settings"].mlflow_tracking_uri)
     run = client.get_run(summary["run_id"])
     assert run.data.params["positive_n_images"] == "40" and "negative_sha256" in run.data.params
     assert run.data.tags["model_name"] == "verifier-george-w-bush" and "threshold_choice" in run.data.tags
