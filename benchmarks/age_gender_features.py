@@ -46,30 +46,10 @@ COMBINATIONS = {
 PROBE_C = (0.003, 0.01, 0.03)
 
 
-def pooled_layers(crops: np.ndarray, batch_size: int = 32) -> dict[str, np.ndarray]:
-    """Every :data:`LAYERS` activation averaged over space and over the crop and its mirror image."""
-    import tensorflow as tf
-
-    from face_pipeline.embedding.facenet import _load_graph_def
-
-    graph_def = _load_graph_def(tf)
-
-    def _import():
-        tf.compat.v1.import_graph_def(graph_def, name="")
-
-    wrapped = tf.compat.v1.wrap_function(_import, [])
-    function = wrapped.prune(wrapped.graph.get_tensor_by_name("input:0"),
-                             [wrapped.graph.get_tensor_by_name(name) for name in LAYERS.values()])
-    out: dict[str, list[np.ndarray]] = {name: [] for name in LAYERS}
-    from tqdm import tqdm
-
-    for start in tqdm(range(0, len(crops), batch_size), desc="layers", unit="batch", mininterval=10):
-        scaled = (crops[start:start + batch_size].astype(np.float32) - 127.5) / 128.0
-        plain = function(tf.constant(scaled))
-        mirrored = function(tf.constant(np.ascontiguousarray(scaled[:, :, ::-1, :])))
-        for name, a, b in zip(LAYERS, plain, mirrored):
-            out[name].append(((a.numpy().mean(axis=(1, 2)) + b.numpy().mean(axis=(1, 2))) / 2).astype(np.float32))
-    return {name: np.concatenate(parts) for name, parts in out.items()}
+def pooled_layers(embedder, crops: np.ndarray) -> dict[str, np.ndarray]:
+    """Every :data:`LAYERS` activation averaged over space and over the crop and its mirror image,
+    by the pipeline's own FaceNet embedder (the same passes its features come from)."""
+    return dict(zip(LAYERS, embedder.pooled_layers(crops, list(LAYERS.values()))))
 
 
 def probe(x: np.ndarray, y: np.ndarray, age: np.ndarray, train: np.ndarray, val: np.ndarray) -> dict:
@@ -92,14 +72,13 @@ def probe(x: np.ndarray, y: np.ndarray, age: np.ndarray, train: np.ndarray, val:
 
 
 def width_runs(arrays: dict, train: np.ndarray, val: np.ndarray, widths: list[int], members: int) -> dict:
-    """The ``features`` design at each first-layer width, ``members`` seeds each, trained as the trainer does."""
-    import keras
-
+    """The ``features`` design at each first-layer width, ``members`` seeds each, each trained as
+    the trainer trains a member (its defaults: early stopping, learning-rate schedule, seeds)."""
+    from training import train_age_gender_tf as trainer
     from training.age_gender import models
 
-    stats = models.feature_stats(arrays["embedding"][train], arrays["features"][train])
-    pick = lambda idx: {"embedding": arrays["embedding"][idx], "features": arrays["features"][idx]}  # noqa: E731
-    targets = lambda idx: {"age": arrays["age"][idx, None], "gender": arrays["gender"][idx, None]}  # noqa: E731
+    args = trainer.parse_args([])
+    stats = trainer.design_stats("features", arrays, train)
     results = {}
     original = models.FEATURES_WIDTH
     try:
@@ -107,17 +86,13 @@ def width_runs(arrays: dict, train: np.ndarray, val: np.ndarray, widths: list[in
             models.FEATURES_WIDTH = width
             ages, probs, singles = [], [], []
             for member in range(members):
-                keras.utils.set_random_seed(42 + member)
-                model = models.build("features", feature_dim=arrays["features"].shape[1], stats=stats)
-                model.fit(pick(train), targets(train), validation_data=(pick(val), targets(val)), epochs=150,
-                          batch_size=64, verbose=0, callbacks=[
-                              keras.callbacks.EarlyStopping(monitor="val_loss", patience=8, restore_best_weights=True),
-                              keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=4)])
-                out = model.predict(pick(val), verbose=0, batch_size=256)
-                ages.append(out["age"].reshape(-1))
-                probs.append(out["gender"].reshape(-1))
-                singles.append({"val_gender_acc": float(np.mean((probs[-1] >= 0.5) == arrays["gender"][val])),
-                                "val_age_mae": float(np.mean(np.abs(ages[-1] - arrays["age"][val])))})
+                model, _ = trainer.fit_member("features", arrays, train, val, args, seed=args.seed + member,
+                                              stats=stats)
+                age, prob = trainer.predict(model, arrays, "features", val)
+                ages.append(age)
+                probs.append(prob)
+                singles.append({"val_gender_acc": float(np.mean((prob >= 0.5) == arrays["gender"][val])),
+                                "val_age_mae": float(np.mean(np.abs(age - arrays["age"][val])))})
             mean_prob, mean_age = np.mean(probs, axis=0), np.mean(ages, axis=0)
             results[str(width)] = {
                 "members": singles,
@@ -162,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     split = np.array([row["split"] for row in rows])
     train, val = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
-    layers = {"embedding": arrays["embedding"], **pooled_layers(arrays.pop("crop"))}
+    layers = {"embedding": arrays["embedding"], **pooled_layers(pipeline.embedder, arrays.pop("crop"))}
     probes = {}
     for name in [*layers, *COMBINATIONS]:
         x = layers[name] if name in layers else np.hstack([layers[part] for part in COMBINATIONS[name]])

@@ -94,7 +94,7 @@ def test_layer_probe_on_real_crops(pipeline, data_dir):
 
     crops = np.stack([pipeline.process(pipeline.load(lfw_image(name, 1)))[0].crop
                       for name in ("Tony_Blair", "Serena_Williams", "Colin_Powell")])
-    pooled = layers_bench.pooled_layers(crops, batch_size=2)
+    pooled = layers_bench.pooled_layers(pipeline.embedder, crops)
     assert set(pooled) == set(layers_bench.LAYERS) and all(len(v) == 3 for v in pooled.values())
     _, features = pipeline.embed_with_features(crops)
     np.testing.assert_allclose(np.hstack([pooled["block17_10"], pooled["pool"]]), features, rtol=1e-3, atol=1e-3)

@@ -73,36 +73,49 @@ def members_of(design: str, args) -> int:
     return max(1, args.cnn_members if "crop" in models.design_inputs(design) else args.members)
 
 
-def fit_design(design: str, arrays: dict, train_idx: np.ndarray, val_idx: np.ndarray, args, verbose: int):
-    """Train one design with early stopping on the validation loss, as an ensemble of
-    :func:`members_of` seeds; returns (model, first member's history, seconds)."""
+def design_stats(design: str, arrays: dict, train_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The training photos' feature statistics a ``features`` design standardises with (None for others)."""
+    if "features" not in models.design_inputs(design):
+        return None
+    return models.feature_stats(arrays["embedding"][train_idx], arrays["features"][train_idx])
+
+
+def fit_member(design: str, arrays: dict, train_idx: np.ndarray, val_idx: np.ndarray, args, *, seed: int,
+               stats: tuple[np.ndarray, np.ndarray] | None, verbose: int = 0, callbacks: tuple = ()):
+    """One seed of one design, early-stopped on the validation loss (best weights restored);
+    returns (model, history)."""
     import keras
 
-    stats, feature_dim = None, 0
-    if "features" in models.design_inputs(design):
-        stats = models.feature_stats(arrays["embedding"][train_idx], arrays["features"][train_idx])
-        feature_dim = arrays["features"].shape[1]
+    keras.utils.set_random_seed(seed)
+    feature_dim = arrays["features"].shape[1] if stats is not None else 0
+    model = models.build(design, pixel_size=args.pixel_size, learning_rate=args.learning_rate,
+                         feature_dim=feature_dim, stats=stats)
     epochs = args.cnn_epochs if "crop" in models.design_inputs(design) else args.epochs
     targets = {"age": arrays["age"].reshape(-1, 1), "gender": arrays["gender"].reshape(-1, 1)}
+    history = model.fit(
+        _inputs(arrays, design, train_idx), {k: v[train_idx] for k, v in targets.items()},
+        validation_data=(_inputs(arrays, design, val_idx), {k: v[val_idx] for k, v in targets.items()}),
+        epochs=epochs, batch_size=args.batch_size, verbose=verbose, shuffle=True, callbacks=[
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=args.patience, restore_best_weights=True),
+            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, args.patience // 2)),
+            *callbacks])
+    return model, history.history
+
+
+def fit_design(design: str, arrays: dict, train_idx: np.ndarray, val_idx: np.ndarray, args, verbose: int):
+    """Train one design as an ensemble of :func:`members_of` seeds (:func:`fit_member` each);
+    returns (model, first member's history, seconds)."""
+    stats = design_stats(design, arrays, train_idx)
     members, first_history = [], {}
     start = time.monotonic()
     for member in range(members_of(design, args)):
-        keras.utils.set_random_seed(args.seed + member)
-        model = models.build(design, pixel_size=args.pixel_size, learning_rate=args.learning_rate,
-                             feature_dim=feature_dim, stats=stats)
-        callbacks = [
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=args.patience, restore_best_weights=True),
-            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, args.patience // 2)),
-            # apart from the final val_* metrics of the restored best weights; members after the first
-            # get their own names so the curves do not overwrite each other
-            _mlflow_epoch_callback("epoch_" if member == 0 else f"epoch_m{member}_"),
-        ]
-        history = model.fit(
-            _inputs(arrays, design, train_idx), {k: v[train_idx] for k, v in targets.items()},
-            validation_data=(_inputs(arrays, design, val_idx), {k: v[val_idx] for k, v in targets.items()}),
-            epochs=epochs, batch_size=args.batch_size, callbacks=callbacks, verbose=verbose, shuffle=True)
+        # per-epoch metrics, apart from the final val_* metrics of the restored best weights; members
+        # after the first get their own names so the curves do not overwrite each other
+        logger = _mlflow_epoch_callback("epoch_" if member == 0 else f"epoch_m{member}_")
+        model, history = fit_member(design, arrays, train_idx, val_idx, args, seed=args.seed + member, stats=stats,
+                                    verbose=verbose, callbacks=(logger,))
         members.append(model)
-        first_history = first_history or history.history
+        first_history = first_history or history
     return models.ensemble(members, design), first_history, time.monotonic() - start
 
 

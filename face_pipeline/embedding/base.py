@@ -48,17 +48,8 @@ class Embedder(ABC):
 
         With ``flip`` each embedding is the normalised sum of the crop's and its mirror image's,
         which is how FaceNet's published LFW figure was measured."""
-        crops = self._checked(crops)
-        if len(crops) == 0:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        outputs = []
-        for start in range(0, len(crops), self.batch_size):
-            batch = crops[start : start + self.batch_size]
-            vectors = l2_normalize(self._embed_batch(batch))
-            if self.flip:
-                vectors = vectors + l2_normalize(self._embed_batch(batch[:, :, ::-1, :]))
-            outputs.append(vectors)
-        return l2_normalize(np.concatenate(outputs, axis=0))
+        return self._passes(crops, lambda batch: (self._embed_batch(batch), np.zeros((len(batch), 0), np.float32)),
+                            feature_dim=0)[0]
 
     def embed_with_features(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`embed`'s vectors plus ``(N, feature_dim)`` appearance features from the same passes.
@@ -66,16 +57,21 @@ class Embedder(ABC):
         The embedding is trained to forget what identity does not need (pose, light, and partly
         age); the network's pooled inner activations keep it, which is what attribute models (age,
         gender) learn from best. With ``flip`` the features are the mean of both images'."""
+        return self._passes(crops, self._describe_batch, feature_dim=self.feature_dim)
+
+    def _passes(self, crops: np.ndarray, describe, feature_dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """The batched (and, with ``flip``, mirrored) forward passes behind :meth:`embed` and
+        :meth:`embed_with_features`; ``describe`` maps a batch to (raw embeddings, features)."""
         crops = self._checked(crops)
         if len(crops) == 0:
-            return np.zeros((0, self.dim), np.float32), np.zeros((0, self.feature_dim), np.float32)
+            return np.zeros((0, self.dim), np.float32), np.zeros((0, feature_dim), np.float32)
         vectors_out, features_out = [], []
         for start in range(0, len(crops), self.batch_size):
             batch = crops[start : start + self.batch_size]
-            raw, features = self._describe_batch(batch)
+            raw, features = describe(batch)
             vectors = l2_normalize(raw)
             if self.flip:
-                raw_flipped, features_flipped = self._describe_batch(batch[:, :, ::-1, :])
+                raw_flipped, features_flipped = describe(batch[:, :, ::-1, :])
                 vectors = vectors + l2_normalize(raw_flipped)
                 features = (features + features_flipped) / 2.0
             vectors_out.append(vectors)

@@ -53,24 +53,39 @@ class FaceNetEmbedder(Embedder):
         def _import():
             tf.compat.v1.import_graph_def(graph_def, name="")
 
-        wrapped = tf.compat.v1.wrap_function(_import, [])
-        graph = wrapped.graph
-        inputs = graph.get_tensor_by_name("input:0")
-        embeddings = graph.get_tensor_by_name("embeddings:0")
-        self._function = wrapped.prune(inputs, embeddings)
-        self._described = wrapped.prune(
-            inputs, [embeddings] + [graph.get_tensor_by_name(name) for name, _ in FEATURE_TENSORS]
-        )
+        self._wrapped = tf.compat.v1.wrap_function(_import, [])
+        self._input = self._wrapped.graph.get_tensor_by_name("input:0")
+        self._embeddings = self._wrapped.graph.get_tensor_by_name("embeddings:0")
         self._tf = tf
+        self._function = self._wrapped.prune(self._input, self._embeddings)
+        self._described = self._layer_describer([name for name, _ in FEATURE_TENSORS])
 
     def _scaled(self, crops: np.ndarray):
         """FaceNet's fixed input scaling, (x - 127.5) / 128 (the "fixed_image_standardization" it was trained with)."""
         return self._tf.constant((np.ascontiguousarray(crops, dtype=np.float32) - 127.5) / 128.0)
 
+    def _layer_describer(self, names: list[str]):
+        """A batch -> (raw embeddings, the named layers each averaged over space, side by side), one pass."""
+        function = self._wrapped.prune(
+            self._input, [self._embeddings] + [self._wrapped.graph.get_tensor_by_name(name) for name in names])
+
+        def describe(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            embeddings, *inner = function(self._scaled(crops))
+            pooled = [layer.numpy().reshape(len(crops), -1, layer.shape[-1]).mean(axis=1) for layer in inner]
+            return embeddings.numpy(), np.concatenate(pooled, axis=1)
+
+        return describe
+
     def _embed_batch(self, crops: np.ndarray) -> np.ndarray:
         return self._function(self._scaled(crops)).numpy()
 
     def _describe_batch(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        embeddings, *inner = self._described(self._scaled(crops))
-        pooled = [layer.numpy().reshape(len(crops), -1, layer.shape[-1]).mean(axis=1) for layer in inner]
-        return embeddings.numpy(), np.concatenate(pooled, axis=1)
+        return self._described(crops)
+
+    def pooled_layers(self, crops: np.ndarray, names: list[str]) -> list[np.ndarray]:
+        """Any layers of the graph (tensor names), each averaged over space and batched and
+        mirror-averaged exactly as :meth:`embed_with_features` does its own two: for measuring
+        which layers carry what (``benchmarks.age_gender_features``)."""
+        widths = [int(self._wrapped.graph.get_tensor_by_name(name).shape[-1]) for name in names]
+        _, joined = self._passes(crops, self._layer_describer(names), feature_dim=sum(widths))
+        return np.split(joined, np.cumsum(widths)[:-1], axis=1)
