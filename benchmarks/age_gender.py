@@ -69,7 +69,7 @@ def load_test_labels(src: Path, split_file: Path, limit: int | None):
 def run_ours(model_uri: str, src: Path, labels) -> dict:
     import mlflow.pyfunc
 
-    from api.services.registry_models import signature_inputs
+    from api.services.registry_models import select_inputs
     from face_pipeline import FacePipeline, PipelineSettings
     from training.age_gender import prepare
     from training.config import TrainerSettings
@@ -90,8 +90,7 @@ def run_ours(model_uri: str, src: Path, labels) -> dict:
     inputs = {"features": np.stack([faces[label.file].features for label in kept]).astype(np.float32),
               "embedding": np.stack([faces[label.file].embedding for label in kept]).astype(np.float32),
               "crop": np.stack([faces[label.file].crop for label in kept]).astype(np.uint8)}
-    wanted = signature_inputs(model)  # what the API hands it: the inputs its signature names
-    inputs = {name: value for name, value in inputs.items() if not wanted or name in wanted}
+    inputs = select_inputs(model, inputs, model_uri)  # what the API hands it: the inputs its signature names
     model.predict({k: v[:2] for k, v in inputs.items()})  # warm-up (graph tracing) outside the timing
     start = time.perf_counter()
     frame = model.predict(inputs)

@@ -63,6 +63,19 @@ def signature_inputs(model) -> set[str]:
     return set(schema.input_names())
 
 
+def select_inputs(model, inputs: dict[str, np.ndarray], label: str = "the model") -> dict[str, np.ndarray]:
+    """Just the inputs ``model``'s signature names (all when it names none): older versions
+    declare fewer, and MLflow warns on every call about the extra ones. A named input missing
+    from ``inputs`` is a ValueError."""
+    wanted = signature_inputs(model)
+    if not wanted:
+        return inputs
+    missing = wanted - inputs.keys()
+    if missing:
+        raise ValueError(f"{label} needs inputs the pipeline does not give: {sorted(missing)}")
+    return {name: value for name, value in inputs.items() if name in wanted}
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     name: str
@@ -269,13 +282,7 @@ class RegistryModels(ServedModels):
         inputs = {"embedding": np.asarray(embeddings, np.float32), "crop": np.asarray(crops, np.uint8)}
         if features is not None and np.asarray(features).size:
             inputs["features"] = np.asarray(features, np.float32)
-        wanted = signature_inputs(loaded.model)
-        if wanted:  # older versions name fewer inputs: hand each model only what it declares
-            missing = wanted - inputs.keys()
-            if missing:
-                raise ValueError(f"{loaded.label} needs inputs the pipeline does not give: {sorted(missing)}")
-            inputs = {name: value for name, value in inputs.items() if name in wanted}
-        frame = loaded.model.predict(inputs)
+        frame = loaded.model.predict(select_inputs(loaded.model, inputs, loaded.label))
         return [(float(row.age), str(row.gender), float(row.gender_confidence)) for row in frame.itertuples()]
 
     def project(self, embeddings: np.ndarray) -> np.ndarray:
