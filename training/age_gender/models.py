@@ -119,7 +119,7 @@ def build(design: str, pixel_size: int = 64, learning_rate: float = 1e-3, featur
     elif "embedding" in wanted:
         inputs["embedding"] = keras.Input((512,), name="embedding")
         features.append(_embedding_branch(keras, inputs["embedding"]))
-    if "crop" in design_inputs(design):
+    if "crop" in wanted:
         inputs["crop"] = keras.Input((pixel_size, pixel_size, 3), name="crop")
         features.append(_cnn_branch(keras, inputs["crop"], pixel_size))
     merged = features[0] if len(features) == 1 else keras.layers.Concatenate()(features)
