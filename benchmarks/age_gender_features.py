@@ -104,13 +104,22 @@ def width_runs(arrays: dict, train: np.ndarray, val: np.ndarray, widths: list[in
     return results
 
 
+def _widths(text: str) -> list[int]:
+    from training.train_age_gender_tf import positive_int
+
+    return [positive_int(part) for part in text.split(",")]
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.age_gender_features",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--manifest", type=Path, default=ROOT / "data" / "cache" / "utkface" / "manifest.csv",
                         help="manifest.csv of scripts.prepare_utk_face")
-    parser.add_argument("--widths", default="128,256,512", help="first-layer widths of the features design")
-    parser.add_argument("--members", type=int, default=5, help="seeds per width")
+    parser.add_argument("--widths", type=_widths, default="128,256,512",
+                        help="first-layer widths of the features design, comma-separated")
+    from training.train_age_gender_tf import positive_int
+
+    parser.add_argument("--members", type=positive_int, default=5, help="seeds per width")
     parser.add_argument("--skip-widths", action="store_true", help="only the layer probes")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "age_gender_features.json")
     return parser.parse_args(argv)
@@ -144,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         probes[name] = probe(x, arrays["gender"], arrays["age"], train, val)
         print(f"{name}: {json.dumps(probes[name])}", flush=True)
     widths = None if args.skip_widths else width_runs(
-        arrays, train, val, [int(w) for w in args.widths.split(",")], args.members)
+        arrays, train, val, args.widths, args.members)
     report = {
         "benchmark": "age/gender: FaceNet layers as gender features, and the features design's width",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -109,10 +109,15 @@ def test_layer_probe_on_real_crops(pipeline, data_dir):
     assert noise["val_gender_acc"] < 0.75
 
 
-def test_layer_probe_cli_error(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.age_gender_features", "--manifest",
-                           str(tmp_path / "missing.csv"), "--out", str(tmp_path / "r.json")],
+@pytest.mark.parametrize("args, message", [
+    (["--manifest", "/nonexistent/missing.csv"], "not found"),
+    (["--widths", "128,wide"], "'wide' is not a whole number"),
+    (["--members", "0"], "'0' is not a whole number"),
+])
+def test_layer_probe_cli_error(tmp_path, args, message):
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.age_gender_features", *args,
+                           "--out", str(tmp_path / "r.json")],
                           cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
                           timeout=120)
-    assert proc.returncode == 2 and "not found" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "r.json").exists()

@@ -100,5 +100,8 @@ def test_unknown_design_is_a_clear_error(tmp_path):
     from training import train_age_gender_tf as trainer
 
     assert trainer.main(["--manifest", str(tmp_path / "missing.csv")]) == 2
+    with pytest.raises(SystemExit) as usage:  # argparse's one-line usage error
+        trainer.parse_args(["--members", "0"])
+    assert usage.value.code == 2
     with pytest.raises(ValueError, match="unknown design"):
         trainer.run(trainer.parse_args(["--designs", "resnet"]), pipeline=object())

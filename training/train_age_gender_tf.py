@@ -141,6 +141,14 @@ def _manifest_rows(args, pipeline, settings: TrainerSettings) -> tuple[list[dict
     return prepare.read_manifest(summary["manifest"]), src, Path(summary["cache"])
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1, or a one-line usage error."""
+    value = int(text) if text.strip().isdigit() else 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     settings = TrainerSettings()
     parser = argparse.ArgumentParser(prog="python -m training.train_age_gender_tf", description=__doc__.split("\n")[0])
@@ -156,9 +164,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="max epochs of the designs without pixels (embedding, features)")
     parser.add_argument("--cnn-epochs", type=int, default=30,
                         help="max epochs of the designs with pixels (cnn, combined, features_cnn)")
-    parser.add_argument("--members", type=int, default=5,
+    parser.add_argument("--members", type=positive_int, default=5,
                         help="seeds averaged per design without pixels (embedding, features)")
-    parser.add_argument("--cnn-members", type=int, default=1,
+    parser.add_argument("--cnn-members", type=positive_int, default=1,
                         help="seeds averaged per design with pixels (each costs many minutes on a CPU)")
     parser.add_argument("--patience", type=int, default=8, help="early stopping patience (epochs)")
     parser.add_argument("--batch-size", type=int, default=64)
