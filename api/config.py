@@ -26,7 +26,18 @@ class ApiSettings(BaseSettings):
     api_keys_enabled: bool = Field(True, description="Require an X-API-Key header on the face endpoints.")
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1, description="Largest accepted request body (413 beyond).")
     match_threshold: float | None = Field(
-        None, ge=-1.0, le=1.0, description="Cosine similarity needed for a match; unset uses the calibrated one."
+        None, ge=-1.0, le=1.0,
+        description="1:1 (/verify) cosine needed for a match; unset uses the served model's or the calibrated one.",
+    )
+    identify_threshold: float | None = Field(
+        None, ge=-1.0, le=1.0,
+        description="Fixed cosine a best gallery match must reach to name someone (/analyze, /search); unset: "
+        "derived from the gallery's size and IDENTIFY_STRANGER_RATE.",
+    )
+    identify_stranger_rate: float = Field(
+        0.01, gt=0.0, lt=1.0,
+        description="Share of never-enrolled people the gallery may name as someone; the identification "
+        "threshold tightens as the gallery grows to hold it.",
     )
     keep_face_crops: bool = Field(True, description="Store the aligned crop of every enrolled face.")
     unknown_match_window_hours: float = Field(

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.metrics import roc_auc_score
+
+from face_pipeline.calibrate import best_accuracy_threshold, tar_at_far
 
 
 @dataclass(frozen=True)
@@ -42,30 +44,11 @@ def read_pairs(path: Path) -> list[Pair]:
     return pairs
 
 
-def best_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
-    """The similarity threshold with the highest accuracy (midpoint between neighbouring scores)."""
-    order = np.argsort(scores)
-    sorted_scores, sorted_labels = scores[order], labels[order].astype(np.int64)
-    # Accepting everything above index i: correct = negatives below + positives at/above.
-    negatives_below = np.concatenate([[0], np.cumsum(1 - sorted_labels)])
-    positives_above = sorted_labels.sum() - np.concatenate([[0], np.cumsum(sorted_labels)])
-    correct = negatives_below + positives_above
-    best = int(np.argmax(correct))
-    if best == 0:
-        return float(sorted_scores[0] - 1e-6)
-    if best == len(sorted_scores):
-        return float(sorted_scores[-1] + 1e-6)
-    return float((sorted_scores[best - 1] + sorted_scores[best]) / 2)
+best_threshold = best_accuracy_threshold
 
 
 def accuracy(scores: np.ndarray, labels: np.ndarray, threshold: float) -> float:
     return float(np.mean((scores >= threshold) == labels.astype(bool)))
-
-
-def tar_at_far(scores: np.ndarray, labels: np.ndarray, far: float) -> float:
-    """True-accept rate at the largest false-accept rate not above ``far``."""
-    fpr, tpr, _ = roc_curve(labels, scores)
-    return float(tpr[np.searchsorted(fpr, far, side="right") - 1])
 
 
 def evaluate(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray) -> dict:
@@ -86,6 +69,7 @@ def evaluate(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray) -> dict:
         "accuracy_std": float(accuracies.std()),
         "tar_at_far_1e-3": tar_at_far(scores, labels, 1e-3),
         "tar_at_far_1e-2": tar_at_far(scores, labels, 1e-2),
+        "tar_at_far_1e-4": tar_at_far(scores, labels, 1e-4),
         "roc_auc": float(roc_auc_score(labels, scores)),
         "threshold_all_pairs": best_threshold(scores, labels),
         "folds": fold_results,

@@ -6,6 +6,9 @@ the detector's output to the crop:
 * ``box`` (default): the detector box widened by a margin on every side, scaled to the input
   size, no rotation. FaceNet-CASIA was trained on exactly this crop, and on LFW it beats the
   landmark warp (see the README's "Choices" section and ``reports/lfw_alignment.json``).
+* ``arcface``: the five landmarks mapped exactly onto ArcFace's 112x112 template by the
+  least-squares similarity (Umeyama), as OpenCV's ``FaceRecognizerSF.alignCrop`` does: the crop
+  SFace was trained on.
 * ``landmarks``: the five landmarks mapped onto a canonical template by a least-squares
   similarity transform, which levels the eyes; for embedders trained on warped faces.
 """
@@ -19,7 +22,7 @@ import numpy as np
 
 from .types import Face
 
-AlignMode = Literal["box", "box_level", "landmarks"]
+AlignMode = Literal["box", "box_level", "landmarks", "arcface"]
 
 # ArcFace's five-point template for a 112x112 crop (left eye, right eye, nose, mouth corners).
 _TEMPLATE_112 = np.array(
@@ -56,6 +59,28 @@ def box_level_matrix(face: Face, size: int, margin: int) -> np.ndarray:
     return np.hstack([linear, offset[:, None]])
 
 
+def umeyama_similarity(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The 2x3 rotation + uniform scale + shift that maps ``source`` points onto ``target`` with
+    the least squared error (Umeyama 1991), the transform behind OpenCV's ``alignCrop``."""
+    source, target = np.asarray(source, np.float64), np.asarray(target, np.float64)
+    mean_s, mean_t = source.mean(axis=0), target.mean(axis=0)
+    centred_s, centred_t = source - mean_s, target - mean_t
+    covariance = centred_t.T @ centred_s / len(source)
+    u, singular, vt = np.linalg.svd(covariance)
+    sign = np.eye(2)
+    if np.linalg.det(covariance) < 0:
+        sign[1, 1] = -1.0
+    rotation = u @ sign @ vt
+    variance = centred_s.var(axis=0).sum()
+    scale = float(np.trace(np.diag(singular) @ sign) / variance) if variance > 0 else 1.0
+    shift = mean_t - scale * rotation @ mean_s
+    return np.hstack([scale * rotation, shift[:, None]])
+
+
+def arcface_matrix(face: Face, size: int = 112) -> np.ndarray:
+    return umeyama_similarity(face.landmark_array(), _TEMPLATE_112 * (size / 112.0))
+
+
 def landmarks_matrix(face: Face, size: int, padding: float = 0.1) -> np.ndarray:
     matrix, _ = cv2.estimateAffinePartial2D(face.landmark_array(), landmark_template(size, padding), method=cv2.LMEDS)
     if matrix is None:  # degenerate landmarks (all on a line): fall back to the box
@@ -82,6 +107,8 @@ def align_face(image: np.ndarray, face: Face, size: int = 160, mode: AlignMode =
         matrix = box_level_matrix(face, size, margin)
     elif mode == "landmarks":
         matrix = landmarks_matrix(face, size)
+    elif mode == "arcface":
+        return cv2.warpAffine(image, arcface_matrix(face, size), (size, size), flags=cv2.INTER_LINEAR)
     else:
         raise ValueError(f"unknown alignment mode {mode!r}")
     return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -3,6 +3,7 @@ and the CLI all agree on how a face is found and cut out without passing options
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -14,14 +15,31 @@ class PipelineSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="FACE_", env_file=".env", extra="ignore")
 
-    detector: Literal["mtcnn", "yunet"] = Field(
-        "mtcnn", description="Face detector: MTCNN (default, most accurate here) or YuNet (fast)."
+    detector: Literal["yunet", "mtcnn"] = Field(
+        "yunet", description="Face detector: YuNet (default: fast, and as accurate here with the fused embedder) "
+        "or MTCNN (TensorFlow)."
     )
+    embedder: Literal["fused", "facenet", "sface"] = Field(
+        "fused", description="Face descriptor: FaceNet and SFace fused (default), or either network alone."
+    )
+    embedder_runtime: Literal["openvino", "tensorflow"] = Field(
+        "openvino", description="Runtime for FaceNet: OpenVINO (default, about 3x faster) or TensorFlow."
+    )
+    fusion_weight: float | None = Field(
+        None, gt=0.0, lt=1.0, description="FaceNet's share of the fused cosine; unset: the calibrated weight."
+    )
+    model_cache_dir: Path = Field(
+        Path.home() / ".cache" / "face-analytics" / "openvino",
+        description="Where converted OpenVINO models are kept (shared by workers, survives restarts).",
+    )
+    inference_threads: int = Field(0, ge=0, description="CPU threads per OpenVINO network (0: OpenVINO decides).")
     max_image_side: int = Field(
         1280, ge=64, description="Images whose long side exceeds this are scaled down before detection."
     )
     min_face_size: int = Field(20, ge=8, description="Smallest face side, in original-image pixels, to look for.")
-    min_confidence: float = Field(0.9, ge=0.0, le=1.0, description="Detections below this score are dropped.")
+    min_confidence: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="Detections below this score are dropped (unset: the detector's default, YuNet 0.6, MTCNN 0.9).")
     max_pixels: int = Field(
         40_000_000, ge=1, description="Images with more pixels than this are refused (decompression bombs)."
     )

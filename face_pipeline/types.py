@@ -47,10 +47,17 @@ class Face:
 
 @dataclass
 class FaceEmbedding:
-    """A detected face with its aligned crop, unit-norm embedding and the embedder's appearance
+    """A detected face with its aligned crop, unit-norm descriptor and the embedder's appearance
     features (``(feature_dim,)``, empty for an embedder without them)."""
 
     face: Face
     crop: np.ndarray = field(repr=False)
     embedding: np.ndarray = field(repr=False)
     features: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.float32))
+    attribute_embedding: np.ndarray | None = field(repr=False, default=None)
+    """The embedding attribute models read (FaceNet's own 512-D part of a fused descriptor);
+    None means the same as ``embedding``."""
+
+    @property
+    def attribute_vector(self) -> np.ndarray:
+        return self.embedding if self.attribute_embedding is None else self.attribute_embedding

@@ -2,7 +2,10 @@
 ``python -m scripts.reembed [--all] [--dry-run] [--database-url URL]``.
 
 Rows made by another embedder than the pipeline's current one (or every row with ``--all``) are
-re-embedded from their aligned crop (``face_crops``) in batches, each batch in one transaction;
+re-embedded from their aligned crop (``face_crops``) in batches, each batch in one transaction.
+The face is found again inside the kept crop, so a descriptor whose networks align their own
+crops (the fused FaceNet + SFace one warps five landmarks) is computed as at enrolment; a crop
+where no face is found again is described from its centre and counted (``no_face_in_crop``);
 rows without a crop cannot be recomputed and are listed. The gallery revision is bumped so every
 API worker reloads."""
 
@@ -38,20 +41,22 @@ def reembed(session_factory, pipeline, everything: bool = False, dry_run: bool =
         rows = session.execute(query.order_by(FaceEmbeddingRow.id)).all()
     with_crop = [row_id for row_id, has_crop in rows if has_crop]
     without_crop = [row_id for row_id, has_crop in rows if not has_crop]
-    done = 0
+    done = undetected = 0
     if not dry_run:
         for start in range(0, len(with_crop), batch_size):
             ids = with_crop[start : start + batch_size]
             with session_factory() as session, session.begin():
                 crops = dict(session.execute(select(FaceCrop.embedding_id, FaceCrop.data)
                                              .where(FaceCrop.embedding_id.in_(ids))).all())
-                vectors = pipeline.embed(np.stack([decode_crop(crops[i]) for i in ids]))
-                for row_id, vector in zip(ids, vectors):
+                described = [pipeline.describe_crop(decode_crop(crops[i])) for i in ids]
+                undetected += sum(1 for _, found in described if not found)
+                for row_id, (face, _) in zip(ids, described):
+                    vector = face.embedding
                     row = session.get(FaceEmbeddingRow, row_id)
                     row.vector, row.dim, row.embedder_version = to_bytes(vector), int(vector.shape[0]), version
                 bump_revision(session)
             done += len(ids)
-    return {"embedder": version, "to_recompute": len(with_crop), "recomputed": done,
+    return {"embedder": version, "to_recompute": len(with_crop), "recomputed": done, "no_face_in_crop": undetected,
             "without_crop": len(without_crop), "without_crop_ids": without_crop[:50], "dry_run": dry_run}
 
 

@@ -40,7 +40,7 @@ def test_one_face_in_each_lfw_photo(pipeline, person):
     assert len(faces) == 1
     face = faces[0]
     assert 40 < face.box.x + face.box.width / 2 < 210  # the face LFW is about, near the centre
-    assert face.confidence > 0.95
+    assert face.confidence > max(0.85, pipeline.detector.min_confidence)
     payload = json.loads(json.dumps(face.to_dict()))  # plain Python numbers only
     assert set(payload["bbox"]) == {"x", "y", "width", "height"}
     assert all(isinstance(v, int) for v in payload["bbox"].values())
@@ -63,7 +63,12 @@ def test_large_image_is_scaled_down_and_boxes_mapped_back(pipeline):
     faces_big = [f for f in pipeline.detect(big) if f.box.width > 360]
     assert len(faces_big) == 1
     box = faces_big[0].box
-    assert abs(box.x / 6 - face_small.box.x) < 6 and abs(box.width / 6 - face_small.box.width) < 8
+    # mapped back to the original's pixels: the same centre, the same size (within what the
+    # detector's own scale dependence moves a box)
+    tolerance = 0.1 * face_small.box.width
+    assert abs(box.center[0] / 6 - face_small.box.center[0]) < tolerance
+    assert abs(box.center[1] / 6 - face_small.box.center[1]) < tolerance
+    assert abs(box.width / 6 - face_small.box.width) < 0.15 * face_small.box.width
 
 
 def test_min_face_size_drops_small_faces(data_dir):
@@ -86,18 +91,24 @@ def test_different_people_below_threshold(pipeline):
 def test_embeddings_unit_norm_and_deterministic(pipeline):
     image = pipeline.load(lfw_image("Tony_Blair", 1))
     first, second = pipeline.process(image), pipeline.process(image)
-    assert first[0].embedding.shape == (512,)
+    assert first[0].embedding.shape == (pipeline.embedder.dim,)
     assert first[0].embedding.dtype == np.float32
     assert abs(np.linalg.norm(first[0].embedding) - 1.0) < 1e-5
     np.testing.assert_array_equal(first[0].embedding, second[0].embedding)
+
+
+def facenet_of(pipeline: FacePipeline):
+    """FaceNet itself: the pipeline's embedder, or the primary part of its fused descriptor."""
+    return getattr(pipeline.embedder, "primary", pipeline.embedder)
 
 
 def test_batching_gives_the_same_vectors(pipeline):
     image = pipeline.load(lfw_image("Tony_Blair", 1))
     crop = pipeline.process(image)[0].crop
     other = pipeline.process(pipeline.load(lfw_image("Colin_Powell", 1)))[0].crop
-    batch = pipeline.embed(np.stack([crop, other, crop]))
-    alone = pipeline.embed(crop[None])
+    facenet = facenet_of(pipeline)
+    batch = facenet.embed(np.stack([crop, other, crop]))
+    alone = facenet.embed(crop[None])
     np.testing.assert_allclose(batch[0], alone[0], atol=1e-5)
     np.testing.assert_allclose(batch[2], alone[0], atol=1e-5)
 
@@ -107,19 +118,21 @@ def test_features_come_with_the_same_embedding(pipeline):
     """One pass gives the embedding ``embed`` gives plus the pooled inner layers, mirror-averaged."""
     crops = np.stack([pipeline.process(pipeline.load(lfw_image(*p)))[0].crop
                       for p in (("Tony_Blair", 1), ("Serena_Williams", 2))])
-    embeddings, features = pipeline.embed_with_features(crops)
-    np.testing.assert_allclose(embeddings, pipeline.embed(crops), atol=1e-5)
+    facenet = facenet_of(pipeline)
+    embeddings, features = facenet.embed_with_features(crops)
+    np.testing.assert_allclose(embeddings, facenet.embed(crops), atol=1e-5)
     assert features.shape == (2, pipeline.embedder.feature_dim) and features.dtype == np.float32
     relu_width = FEATURE_TENSORS[0][1]  # block17_10 is a ReLU; the last block before the pool has no activation
     assert (features[:, :relu_width] >= 0).all() and features.std() > 0
     assert np.abs(features[0] - features[1]).max() > 0.1  # they describe the face: two people differ
-    plain = pipeline.embedder._describe_batch(crops)[1]
-    mirrored = pipeline.embedder._describe_batch(crops[:, :, ::-1, :])[1]
+    plain = facenet._describe_batch(crops)[1]
+    mirrored = facenet._describe_batch(crops[:, :, ::-1, :])[1]
     assert not np.allclose(plain, mirrored)
     np.testing.assert_allclose(features, (plain + mirrored) / 2, atol=1e-4)
     faces = pipeline.process(pipeline.load(lfw_image("Tony_Blair", 1)))
     np.testing.assert_allclose(faces[0].features, features[0], atol=1e-4)
-    empty_vectors, empty_features = pipeline.embed_with_features(np.zeros((0, 160, 160, 3), np.uint8))
+    np.testing.assert_allclose(faces[0].attribute_vector, embeddings[0], atol=1e-5)
+    empty_vectors, empty_features = facenet.embed_with_features(np.zeros((0, 160, 160, 3), np.uint8))
     assert empty_vectors.shape == (0, 512) and empty_features.shape == (0, pipeline.embedder.feature_dim)
 
 def test_alignment_shape_and_dtype(pipeline):

@@ -59,14 +59,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_head(learning_rate: float, margin: float):
+def build_head(learning_rate: float, margin: float, dim: int = 512):
     """Residual linear head ``x + Wx + b`` (W, b start at zero, so training starts from the plain
     embedding) followed by L2 normalisation, trained with a batch-hard triplet loss."""
     import keras
     import tensorflow as tf
 
-    inputs = keras.Input((512,), name="embedding")
-    delta = keras.layers.Dense(512, kernel_initializer="zeros", bias_initializer="zeros", name="delta")(inputs)
+    inputs = keras.Input((dim,), name="embedding")
+    delta = keras.layers.Dense(dim, kernel_initializer="zeros", bias_initializer="zeros", name="delta")(inputs)
     added = keras.layers.Add()([inputs, delta])
     outputs = keras.layers.UnitNormalization(name="normalize")(added)
     model = keras.Model(inputs, outputs, name="recognition_head")
@@ -104,7 +104,7 @@ def pk_batches(identities: np.ndarray, steps: int, rng: np.random.Generator, peo
 def head_layers(model) -> list[tuple[np.ndarray, np.ndarray]]:
     """The trained head as one dense layer ``x @ (I + W) + b`` for :class:`ProjectionModel`."""
     weights, bias = model.get_layer("delta").get_weights()
-    return [(np.eye(512, dtype=np.float32) + weights.astype(np.float32), bias.astype(np.float32))]
+    return [(np.eye(len(weights), dtype=np.float32) + weights.astype(np.float32), bias.astype(np.float32))]
 
 
 def lfw_subset(pairs_file: Path, count: int) -> list:
@@ -185,6 +185,21 @@ def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | Non
             return cosine_scores(vectors[index[split]], first, second), same
 
         plain = l2_normalize(embeddings)
+        fusion = None
+        embedder = pipeline.embedder
+        if getattr(embedder, "primary", None) is not None:  # fused: learn FaceNet's weight first
+            from .fusion import choose_weight
+            from .pyfunc_models import reweight_fused
+
+            first_dim = int(embedder.primary.dim)
+            choice = choose_weight(plain[index["train"]], identities[index["train"]], first_dim, embedder.weight)
+            fusion = {"first_dim": first_dim, "dim": int(plain.shape[1]), "weight": float(choice.weight)}
+            plain = reweight_fused(plain, first_dim, choice.weight)
+            log.info("fusion weight %.2f (%s)", choice.weight, choice.source)
+            mlflow.log_param("fusion_weight", choice.weight)
+            mlflow.set_tag("fusion_weight_source", choice.source)
+            if choice.scan:
+                mlflow.log_dict({"weight_scan": choice.scan}, "report/fusion_weight_scan.json")
         variants = {"plain": plain}
         layers = None
         history: dict[str, list[float]] = {}
@@ -192,7 +207,7 @@ def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | Non
             import keras
 
             keras.utils.set_random_seed(seed)
-            model = build_head(args.learning_rate, args.margin)
+            model = build_head(args.learning_rate, args.margin, int(plain.shape[1]))
             batch_idx, batch_labels = pk_batches(identities[index["train"]], args.steps_per_epoch, rng)
             train_x = plain[index["train"]][batch_idx]
 
@@ -233,7 +248,19 @@ def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | Non
         mlflow.log_metrics({f"test_{k}": v for k, v in results[chosen]["test"].items()})
 
         def project(vectors: np.ndarray) -> np.ndarray:
+            if fusion is not None:
+                vectors = reweight_fused(l2_normalize(vectors), fusion["first_dim"], fusion["weight"])
             return apply_dense_layers(vectors, layers) if keep_head else l2_normalize(vectors)
+
+        # Open set: thresholds per FAR on impostor pairs of people the head did not train on.
+        from .fusion import impostor_scores, merged_far_table
+
+        unseen = np.flatnonzero(splits != "train") if keep_head else np.arange(len(plain))
+        same_weight = fusion is None or abs(fusion["weight"] - getattr(embedder, "weight", -1)) < 1e-9
+        table, table_source = merged_far_table(
+            impostor_scores(variants[chosen][unseen], identities[unseen]),
+            pipeline.calibration.far_table if same_weight else [])
+        mlflow.set_tag("far_table_source", table_source)
 
         lfw_dir = settings.resolved_data_dir() / "lfw"
         lfw = {}
@@ -247,7 +274,8 @@ def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | Non
         plot_score_histogram(*results[chosen]["scores"], threshold, f"test pairs ({chosen})", out / "scores_test.png")
         if history:
             plot_history(history, "head training", out / "head_history.png")
-        summary = {"decision": decision, "chosen": chosen, "threshold": threshold,
+        summary = {"decision": decision, "chosen": chosen, "threshold": threshold, "fusion": fusion,
+                   "far_table": table,
                    "test": {n: r["test"] for n, r in results.items()}, "lfw": lfw}
         (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
         mlflow.log_artifacts(str(out), artifact_path="report")
@@ -256,9 +284,13 @@ def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | Non
         if keep_head:
             save_layers(layers, out / "head.npz")
             artifacts["head"] = str(out / "head.npz")
+        if fusion is not None:
+            (out / "fusion.json").write_text(json.dumps(fusion))
+            artifacts["fusion"] = str(out / "fusion.json")
         metadata = {"kind": "projection", "threshold": float(threshold), "embedder": pipeline.embedder.full_version,
-                    "head": "residual-linear-triplet" if keep_head else "none", "output_dim": 512}
-        example = plain[:3].astype(np.float32)
+                    "head": "residual-linear-triplet" if keep_head else "none", "output_dim": int(plain.shape[1]),
+                    "far_table": table, "fusion_weight": None if fusion is None else fusion["weight"]}
+        example = l2_normalize(embeddings[:3]).astype(np.float32)
         info = log_pyfunc(ProjectionModel(), artifacts, example, metadata)
         version = None
         if not args.no_register:

@@ -18,6 +18,7 @@ from api.db.models import Detection, FaceCrop, FaceEmbeddingRow, Person, utcnow
 from api.db.transactions import in_transaction
 from api.errors import NO_FACE, ApiError
 from face_pipeline import FaceEmbedding, FacePipeline
+from face_pipeline.calibrate import identify_threshold
 
 from .gallery import Gallery, bump_revision
 from .served_models import ServedModels
@@ -77,11 +78,24 @@ class FaceService:
 
     @property
     def threshold(self) -> float:
-        """Explicit MATCH_THRESHOLD, else the served models' own, else the pipeline's calibrated one."""
+        """1:1 verification: explicit MATCH_THRESHOLD, else the served models' own, else the
+        pipeline's calibrated one."""
         if self.settings.match_threshold is not None:
             return float(self.settings.match_threshold)
         served = self.served.match_threshold()
         return float(self.pipeline.threshold if served is None else served)
+
+    def identify_threshold(self, gallery_size: int) -> float:
+        """1:N identification among ``gallery_size`` people: explicit IDENTIFY_THRESHOLD, else the
+        threshold that holds IDENTIFY_STRANGER_RATE for this gallery size, read from the served
+        recognition model's FAR table (the pipeline's calibrated one without it), never below
+        the 1:1 threshold."""
+        if self.settings.identify_threshold is not None:
+            return float(self.settings.identify_threshold)
+        table = self.served.far_table() or self.pipeline.calibration.far_table
+        if not table:
+            return self.threshold
+        return max(identify_threshold(table, gallery_size, self.settings.identify_stranger_rate), self.threshold)
 
     def model_versions(self) -> dict[str, str | None]:
         return {**self.pipeline.versions, **self.served.versions()}
@@ -143,10 +157,11 @@ class FaceService:
             }
         crops = np.stack([f.crop for f in faces])
         raw = normalize_rows(np.stack([f.embedding for f in faces]))
-        age_gender = self.served.predict_age_gender(crops, raw, np.stack([f.features for f in faces]))
+        attribute = normalize_rows(np.stack([f.attribute_vector for f in faces]))
+        age_gender = self.served.predict_age_gender(crops, attribute, np.stack([f.features for f in faces]))
         snapshot = self.gallery.current()
         queries = self.gallery.project(raw)
-        threshold = self.threshold
+        threshold = self.identify_threshold(snapshot.size)
         matches = snapshot.top_k(queries, max(top_k, 1))
         known = [bool(m) and m[0].similarity >= threshold for m in matches]
 
@@ -301,7 +316,7 @@ class FaceService:
         chosen = self._one_face(data, face_index, largest=True)
         snapshot = self.gallery.current()
         query = self.gallery.project(normalize_rows(chosen.embedding))
-        threshold = self.threshold
+        threshold = self.identify_threshold(snapshot.size)
         matches = snapshot.top_k(query, top_k)[0]
         return {
             "face": chosen.face.to_dict(),

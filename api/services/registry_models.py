@@ -102,7 +102,8 @@ class RegistryModels(ServedModels):
     """Production models from the MLflow registry, refreshed in the background (thread-safe)."""
 
     def __init__(self, tracking_uri: str, cache_dir: Path, refresh_seconds: float = 30.0,
-                 embedder_version: str | None = None, on_recognition_change: Callable[[], None] | None = None,
+                 embedder_version: str | None = None, attribute_embedder_version: str | None = None,
+                 on_recognition_change: Callable[[], None] | None = None,
                  start_thread: bool = True) -> None:
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
@@ -115,6 +116,7 @@ class RegistryModels(ServedModels):
         self.cache_dir = Path(cache_dir)
         self.refresh_seconds = float(refresh_seconds)
         self.embedder_version = embedder_version
+        self.attribute_embedder_version = attribute_embedder_version or embedder_version
         self.on_recognition_change = on_recognition_change
         self._models: dict[str, LoadedModel] = {}  # replaced whole, never mutated: readers need no lock
         self._refresh_lock = threading.Lock()
@@ -188,8 +190,9 @@ class RegistryModels(ServedModels):
         model = mlflow.pyfunc.load_model(str(path))
         metadata = dict(getattr(model.metadata, "metadata", None) or {})
         embedder = metadata.get("embedder")
-        if self.embedder_version and embedder and embedder != self.embedder_version:
-            raise ValueError(f"trained on embedder {embedder}, the pipeline runs {self.embedder_version}")
+        expected = self.attribute_embedder_version if name == AGE_GENDER else self.embedder_version
+        if expected and embedder and embedder != expected:
+            raise ValueError(f"trained on embedder {embedder}, the pipeline runs {expected}")
         return LoadedModel(name, version, model, metadata)
 
     # --- refreshing ----------------------------------------------------------------------
@@ -295,6 +298,11 @@ class RegistryModels(ServedModels):
     def match_threshold(self) -> float | None:
         loaded = self._models.get(RECOGNITION)
         return None if loaded is None else loaded.threshold
+
+    def far_table(self) -> list[list[float]] | None:
+        loaded = self._models.get(RECOGNITION)
+        table = None if loaded is None else loaded.metadata.get("far_table")
+        return [list(map(float, row)) for row in table] if table else None
 
     def verify_person(self, person_name: str, embedding: np.ndarray) -> Verdict | None:
         loaded = self._models.get(PERSON_PREFIX + slugify(person_name))

@@ -33,7 +33,8 @@ class ServedModels(ABC):
     def predict_age_gender(self, crops: np.ndarray, embeddings: np.ndarray,
                            features: np.ndarray | None = None) -> list[AgeGender]:
         """One ``(age, gender, gender_confidence)`` per face; crops ``(N,160,160,3)`` uint8, embeddings
-        ``(N,512)``, features ``(N, embedder.feature_dim)`` (the pipeline's ``FaceEmbedding.features``)."""
+        ``(N,512)`` (FaceNet's: ``FaceEmbedding.attribute_vector``), features ``(N, embedder.feature_dim)``
+        (the pipeline's ``FaceEmbedding.features``)."""
 
     def project(self, embeddings: np.ndarray) -> np.ndarray:
         """Map raw pipeline embeddings into the space identities are matched in (identity by default)."""
@@ -41,6 +42,11 @@ class ServedModels(ABC):
 
     def match_threshold(self) -> float | None:
         """Similarity threshold for matches in the projected space; None defers to settings/pipeline."""
+        return None
+
+    def far_table(self) -> list[list[float]] | None:
+        """``[[per-comparison FAR, threshold], ...]`` of the served recognition model, for 1:N
+        identification; None defers to the pipeline's calibration."""
         return None
 
     def verify_person(self, person_name: str, embedding: np.ndarray) -> Verdict | None:
@@ -94,7 +100,15 @@ def create_served_models(settings: ApiSettings, pipeline: FacePipeline) -> Serve
     cache = settings.model_cache_dir if settings.model_cache_dir.is_absolute() else ROOT / settings.model_cache_dir
     return RegistryModels(settings.mlflow_tracking_uri or DEFAULT_TRACKING_URI, cache, settings.model_refresh_seconds,
                           embedder_version=pipeline.embedder.full_version,
+                          attribute_embedder_version=attribute_embedder_version(pipeline),
                           on_recognition_change=lambda: _bump_gallery_revision(settings))
+
+
+def attribute_embedder_version(pipeline: FacePipeline) -> str:
+    """The version of the network whose vectors and features age/gender models read (FaceNet's
+    part of a fused descriptor), which is what an age/gender model is checked against."""
+    embedder = pipeline.embedder
+    return getattr(embedder, "primary", embedder).full_version
 
 
 def _bump_gallery_revision(settings: ApiSettings) -> None:

@@ -14,11 +14,14 @@ class Detector(ABC):
     """Finds faces in an RGB ``uint8`` image; subclasses implement :meth:`_detect_scaled`."""
 
     name: str = "detector"
+    default_confidence: float = 0.9
+    """The score below which detections are dropped when the settings leave it unset."""
 
-    def __init__(self, *, max_image_side: int = 1280, min_face_size: int = 20, min_confidence: float = 0.9) -> None:
+    def __init__(self, *, max_image_side: int = 1280, min_face_size: int = 20,
+                 min_confidence: float | None = None) -> None:
         self.max_image_side = max_image_side
         self.min_face_size = min_face_size
-        self.min_confidence = min_confidence
+        self.min_confidence = self.default_confidence if min_confidence is None else float(min_confidence)
 
     @abstractmethod
     def _detect_scaled(self, image: np.ndarray, min_face_size: int) -> list[tuple[np.ndarray, float, np.ndarray]]:

@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 import numpy as np
+
+from ..alignment import AlignMode, align_face
+from ..types import Face
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class FaceDescriptions:
+    """What an embedder makes of the faces of one image, row by row.
+
+    ``vectors`` are the unit-norm descriptors faces are matched by; ``attribute_vectors`` the
+    embedding that attribute models (age, gender) read beside ``features`` (the same as
+    ``vectors`` for a single network; FaceNet's part of a fused descriptor); ``crops`` the
+    primary network's aligned crops (what the API keeps and age/gender models see)."""
+
+    vectors: np.ndarray
+    features: np.ndarray
+    crops: np.ndarray
+    attribute_vectors: np.ndarray
 
 
 class Embedder(ABC):
@@ -20,6 +39,7 @@ class Embedder(ABC):
     input_size: int
     dim: int
     feature_dim: int = 0
+    align_mode: AlignMode = "box"
     """Width of :meth:`embed_with_features`' appearance features (0: this embedder has none)."""
 
     def __init__(self, *, batch_size: int = 16, flip: bool = True) -> None:
@@ -68,15 +88,28 @@ class Embedder(ABC):
         vectors_out, features_out = [], []
         for start in range(0, len(crops), self.batch_size):
             batch = crops[start : start + self.batch_size]
-            raw, features = describe(batch)
-            vectors = l2_normalize(raw)
-            if self.flip:
-                raw_flipped, features_flipped = describe(batch[:, :, ::-1, :])
-                vectors = vectors + l2_normalize(raw_flipped)
-                features = (features + features_flipped) / 2.0
+            if self.flip:  # the crops and their mirror images in ONE forward pass
+                raw, features = describe(np.concatenate([batch, batch[:, :, ::-1, :]]))
+                count = len(batch)
+                vectors = l2_normalize(raw[:count]) + l2_normalize(raw[count:])
+                features = (features[:count] + features[count:]) / 2.0
+            else:
+                raw, features = describe(batch)
+                vectors = l2_normalize(raw)
             vectors_out.append(vectors)
             features_out.append(np.asarray(features, np.float32))
         return l2_normalize(np.concatenate(vectors_out, axis=0)), np.concatenate(features_out, axis=0)
+
+    def align(self, image: np.ndarray, face: Face) -> np.ndarray:
+        """The crop this network was trained on (the detector box widened by a margin, by default)."""
+        return align_face(image, face, size=self.input_size, mode=self.align_mode)
+
+    def describe_faces(self, image: np.ndarray, faces: list[Face]) -> FaceDescriptions:
+        """Embeddings, features and crops of ``faces`` in ``image``, each aligned as this network wants."""
+        crops = np.stack([self.align(image, face) for face in faces]) if faces else np.zeros(
+            (0, self.input_size, self.input_size, 3), np.uint8)
+        vectors, features = self.embed_with_features(crops)
+        return FaceDescriptions(vectors, features, crops, vectors)
 
     @property
     def full_version(self) -> str:

@@ -38,6 +38,9 @@ space: ``(N, 2688)`` in this order."""
 
 
 class FaceNetEmbedder(Embedder):
+    """FaceNet on TensorFlow: what the trainer's layer probes use, and a selectable fallback
+    (``FACE_EMBEDDER_RUNTIME=tensorflow``); serving runs :class:`FaceNetOpenVINOEmbedder`."""
+
     name = "facenet-casia"
     version = "20180408-102900"
     input_size = 160
@@ -89,3 +92,56 @@ class FaceNetEmbedder(Embedder):
         widths = [int(self._wrapped.graph.get_tensor_by_name(name).shape[-1]) for name in names]
         _, joined = self._passes(crops, self._layer_describer(names), feature_dim=sum(widths))
         return np.split(joined, np.cumsum(widths)[:-1], axis=1)
+
+
+CONVERTER_REVISION = "facenet-ov-1"
+"""Bumped whenever :func:`convert_facenet` changes what it builds, so old cached IRs are not reused."""
+
+
+def convert_facenet():
+    """The shipped frozen graph as an OpenVINO model, without TensorFlow: outputs are the raw
+    embedding and :data:`FEATURE_TENSORS` already averaged over space, for a free batch size."""
+    import openvino as ov
+    import openvino.opset13 as ops
+    from openvino.frontend import FrontEndManager
+
+    frontend = FrontEndManager().load_by_framework("tf")
+    source = frontend.load(str(shipped_file(GRAPH_FILE)))
+    names = ["embeddings:0"] + [name for name, _ in FEATURE_TENSORS]
+    source.override_all_outputs([source.get_place_by_tensor_name(name) for name in names])
+    model = frontend.convert(source)
+    # The batch-of-one Reshape constants, relaxed as _load_graph_def does for TensorFlow.
+    for op in model.get_ordered_ops():
+        if op.get_type_name() == "Reshape":
+            shape = list(op.get_output_partial_shape(0).to_shape())
+            op.input(1).replace_source_output(ops.constant(np.array([-1] + shape[1:], np.int64)).output(0))
+    model.reshape({"input:0": ov.PartialShape([-1, 160, 160, 3])})
+    embedding, *inner = [result.input_value(0) for result in model.get_results()]
+    pooled = [ops.reduce_mean(layer, ops.constant(np.array([1, 2], np.int64)), False).output(0) for layer in inner]
+    return ov.Model([embedding, *pooled], model.get_parameters(), "facenet-casia")
+
+
+class FaceNetOpenVINOEmbedder(Embedder):
+    """The same FaceNet, converted to OpenVINO (about 3x faster here, embeddings equal to cosine
+    0.9998), so it keeps :class:`FaceNetEmbedder`'s version: stored vectors stay comparable."""
+
+    name = FaceNetEmbedder.name
+    version = FaceNetEmbedder.version
+    input_size = 160
+    dim = 512
+    feature_dim = FaceNetEmbedder.feature_dim
+
+    def __init__(self, *, cache_dir, threads: int = 0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        from ..openvino_cache import CompiledNetwork, IRCache
+
+        model, self.cache_state = IRCache(cache_dir).load_or_build(
+            "facenet-casia", shipped_file(GRAPH_FILE), CONVERTER_REVISION, convert_facenet)
+        self._network = CompiledNetwork(model, threads)
+
+    def _describe_batch(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        embeddings, *pooled = self._network((np.asarray(crops, np.float32) - 127.5) / 128.0)
+        return embeddings, np.concatenate(pooled, axis=1)
+
+    def _embed_batch(self, crops: np.ndarray) -> np.ndarray:
+        return self._describe_batch(crops)[0]
