@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "reports" / "lfw_fusion.json"))
     args = parser.parse_args(argv)
     lfw = Path(args.data)
-    detectors = [d for d in args.detectors.split(",") if (CACHE / f"{d}.npz").is_file()]
+    detectors = [d for d in args.detectors.split(",") if list(CACHE.glob(f"{d}-*.npz"))]
     if not detectors:
         print(f"error: no embeddings cached under {CACHE}: run python -m benchmarks.lfw_parts first", file=sys.stderr)
         return 2

@@ -5,7 +5,8 @@ detector) is scored from one embedding pass: ``python -m benchmarks.lfw_parts --
 For each photo: the face the photo is about (as ``benchmarks.lfw`` chooses it, the fixed central
 box when the detector finds none), then FaceNet's and SFace's unit vectors of the crop and of its
 mirror image, each network on its own crop (box crop 160 px, five-point warp 112 px). Kept in
-``data/cache/lfw_parts/<detector>.npz``."""
+``data/cache/lfw_parts/<detector>-<precision>.npz`` (the OpenVINO compute precision the
+pipeline resolved: ``bf16`` by default on a CPU with native bfloat16)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,14 @@ def all_images(images_dir: Path) -> list[str]:
     return sorted(str(p.relative_to(images_dir)) for p in images_dir.glob("*/*.jpg"))
 
 
-def load_parts(detector: str) -> dict[str, np.ndarray]:
-    with np.load(CACHE / f"{detector}.npz") as data:
+def cache_file(detector: str, precision: str) -> Path:
+    return CACHE / f"{detector}-{precision}.npz"
+
+
+def load_parts(detector: str, precision: str = "auto") -> dict[str, np.ndarray]:
+    from face_pipeline.openvino_cache import resolved_precision
+
+    with np.load(cache_file(detector, resolved_precision(precision))) as data:
         return {key: data[key] for key in data.files}
 
 
@@ -98,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.lfw_parts", description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--detector", choices=("yunet", "mtcnn"), default="yunet")
+    parser.add_argument("--precision", choices=("auto", "bf16", "f32"), default="auto")
     args = parser.parse_args(argv)
     images_dir = Path(args.data) / "images"
     if not images_dir.is_dir():
@@ -105,9 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from face_pipeline import FacePipeline, PipelineSettings
+    from face_pipeline.openvino_cache import resolved_precision
 
-    pipeline = FacePipeline(PipelineSettings(detector=args.detector, embedder="fused"))
-    parts = embed_parts(images_dir, all_images(images_dir), pipeline, CACHE / f"{args.detector}.npz")
+    precision = resolved_precision(args.precision)
+    pipeline = FacePipeline(PipelineSettings(detector=args.detector, embedder="fused", inference_precision=precision))
+    parts = embed_parts(images_dir, all_images(images_dir), pipeline, cache_file(args.detector, precision))
     print(f"{len(parts['paths'])} photos, no face found in {int((~parts['found']).sum())}")
     return 0
 

@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class PipelineSettings(BaseSettings):
     """How faces are detected, aligned and embedded."""
 
-    model_config = SettingsConfigDict(env_prefix="FACE_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="FACE_", env_file=".env", extra="ignore", env_ignore_empty=True)
 
     detector: Literal["yunet", "mtcnn"] = Field(
         "yunet", description="Face detector: YuNet (default: fast, and as accurate here with the fused embedder) "
@@ -29,10 +29,14 @@ class PipelineSettings(BaseSettings):
         None, gt=0.0, lt=1.0, description="FaceNet's share of the fused cosine; unset: the calibrated weight."
     )
     model_cache_dir: Path = Field(
-        Path.home() / ".cache" / "face-analytics" / "openvino",
-        description="Where converted OpenVINO models are kept (shared by workers, survives restarts).",
+        Path("data/openvino-cache"),
+        description="Where converted OpenVINO models are kept (shared by workers, survives restarts); "
+        "a relative path is relative to the repository root.",
     )
     inference_threads: int = Field(0, ge=0, description="CPU threads per OpenVINO network (0: OpenVINO decides).")
+    inference_precision: Literal["auto", "bf16", "f32"] = Field(
+        "auto", description="OpenVINO compute precision: auto = bf16 where the CPU has native bfloat16, else f32."
+    )
     max_image_side: int = Field(
         1280, ge=64, description="Images whose long side exceeds this are scaled down before detection."
     )
@@ -47,3 +51,11 @@ class PipelineSettings(BaseSettings):
     flip_embeddings: bool = Field(
         True, description="Average each face's embedding with its mirror image's (test-time augmentation)."
     )
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def resolved_cache_dir(settings: PipelineSettings) -> Path:
+    folder = Path(settings.model_cache_dir)
+    return folder if folder.is_absolute() else ROOT / folder

@@ -107,14 +107,25 @@ class IRCache:
             os.replace(tmp_manifest, manifest)
 
 
+def resolved_precision(precision: str) -> str:
+    """``auto`` -> ``bf16`` where the CPU computes in bfloat16 natively (AVX-512 BF16 / AMX; about
+    1.8x faster for FaceNet here, embeddings equal to cosine 0.9999), else ``f32``."""
+    if precision != "auto":
+        return precision
+    import openvino as ov
+
+    return "bf16" if "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES") else "f32"
+
+
 class CompiledNetwork:
     """A compiled OpenVINO model that several threads can call at once (one infer request each,
     kept in a small pool so none is created per call)."""
 
-    def __init__(self, model, threads: int = 0) -> None:
+    def __init__(self, model, threads: int = 0, precision: str = "auto") -> None:
         import openvino as ov
 
-        config = {"PERFORMANCE_HINT": "LATENCY"}
+        self.precision = resolved_precision(precision)
+        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": self.precision}
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
         self.compiled = ov.Core().compile_model(model, "CPU", config)

@@ -16,7 +16,10 @@ def create_embedder(settings: PipelineSettings, fusion_weight: float) -> Embedde
     """The embedder ``settings.embedder`` names; imports are lazy so TensorFlow loads only when
     FaceNet is asked to run on it."""
     common = {"batch_size": settings.embed_batch_size, "flip": settings.flip_embeddings}
-    openvino = {"cache_dir": settings.model_cache_dir, "threads": settings.inference_threads}
+    from ..config import resolved_cache_dir
+
+    openvino = {"cache_dir": resolved_cache_dir(settings), "threads": settings.inference_threads,
+                "precision": settings.inference_precision}
 
     def facenet() -> Embedder:
         if settings.embedder_runtime == "tensorflow":

@@ -131,13 +131,13 @@ class FaceNetOpenVINOEmbedder(Embedder):
     dim = 512
     feature_dim = FaceNetEmbedder.feature_dim
 
-    def __init__(self, *, cache_dir, threads: int = 0, **kwargs) -> None:
+    def __init__(self, *, cache_dir, threads: int = 0, precision: str = "auto", **kwargs) -> None:
         super().__init__(**kwargs)
         from ..openvino_cache import CompiledNetwork, IRCache
 
         model, self.cache_state = IRCache(cache_dir).load_or_build(
             "facenet-casia", shipped_file(GRAPH_FILE), CONVERTER_REVISION, convert_facenet)
-        self._network = CompiledNetwork(model, threads)
+        self._network = CompiledNetwork(model, threads, precision)
 
     def _describe_batch(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         embeddings, *pooled = self._network((np.asarray(crops, np.float32) - 127.5) / 128.0)

@@ -77,13 +77,13 @@ class SFaceEmbedder(Embedder):
     dim = 128
     align_mode = "arcface"
 
-    def __init__(self, *, cache_dir, threads: int = 0, **kwargs) -> None:
+    def __init__(self, *, cache_dir, threads: int = 0, precision: str = "auto", **kwargs) -> None:
         super().__init__(**kwargs)
         from ..openvino_cache import CompiledNetwork, IRCache
 
         model, self.cache_state = IRCache(cache_dir).load_or_build(
             "sface", shipped_file(SFACE_FILE), CONVERTER_REVISION, convert_sface)
-        self._network = CompiledNetwork(model, threads)
+        self._network = CompiledNetwork(model, threads, precision)
 
     def _embed_batch(self, crops: np.ndarray) -> np.ndarray:
         return self._network(np.asarray(crops, np.float32).transpose(0, 3, 1, 2))[0]
