@@ -143,15 +143,22 @@ function renderFaces() {
   analysis.faces.forEach((face, index) => {
     const known = face.identity !== "unknown";
     const { x, y, width: w, height: h } = face.bbox;
+    // Labels hang below the box and start at its left edge; near the right or bottom of the photo they
+    // flip, so that they stay over the photo (and a phone never scrolls sideways).
+    const placement = [
+      x + w / 2 > width / 2 ? " label-right" : "",
+      y + h > height * 0.78 ? " label-above" : "",
+    ].join("");
     const box = element(
       "button",
       {
         type: "button",
-        class: `face-box ${known ? "known" : "unknown"}${analysis.selected === index ? " selected" : ""}`,
+        class: `face-box ${known ? "known" : "unknown"}${placement}${analysis.selected === index ? " selected" : ""}`,
         dataset: { index: String(index) },
         title: `Face ${index + 1}: ${face.identity} — click to enroll`,
         "aria-label": `Face ${index + 1}: ${face.identity}, ${faceSummary(face)}`,
       },
+      element("span", { class: "face-number", "aria-hidden": "true" }, String(index + 1)),
       element("span", { class: "face-label" },
         element("strong", { class: "face-name" }, face.identity),
         element("span", { class: "face-meta" }, faceSummary(face))),
@@ -178,12 +185,24 @@ function renderFaces() {
     item.append(" ", enroll);
     list.append(item);
   });
+  fitLabels();
 }
+
+/** Where the photo is shown too small for a label per face (a phone, a crowd), the boxes keep just
+ *  their number and the numbered list below says who is who; a tapped box shows its own label. */
+function fitLabels() {
+  const shown = $("#photo").clientWidth;
+  const perFace = analysis.faces.length ? shown / analysis.faces.length : shown;
+  $("#photo-stage").classList.toggle("compact", perFace < 150);
+}
+
+new ResizeObserver(fitLabels).observe($("#photo"));
 
 function selectFace(index) {
   analysis.selected = index;
   const face = analysis.faces[index];
   $("#enroll-index").textContent = `${index + 1} of ${analysis.faces.length}`;
+  $("#enroll-summary").textContent = `Now: ${face.identity} — ${faceSummary(face)}`;
   $("#enroll-name").value = face.identity !== "unknown" ? face.identity : "";
   $("#enroll-form").hidden = false;
   renderFaces();
@@ -221,6 +240,7 @@ async function analyse(file) {
   $("#analyze-status").textContent = `${data.message} in ${Math.round(data.timing_ms)} ms.`;
   renderFaces();
   showModelVersions(data.model_versions);
+  refreshStats().catch(() => {}); // the new detections; a failure here must not hide the analysis
 }
 
 $("#photo-input").addEventListener("change", (event) => {
