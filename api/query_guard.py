@@ -14,8 +14,6 @@ from fastapi.routing import APIRoute
 
 from api.errors import ApiError
 
-_declared: dict[int, frozenset[str]] = {}
-
 
 def declared_query_names(dependant: Dependant) -> frozenset[str]:
     """The query parameter names (aliases) of ``dependant`` and of every dependency below it."""
@@ -28,19 +26,12 @@ def declared_query_names(dependant: Dependant) -> frozenset[str]:
     return frozenset(names)
 
 
-def _allowed(route: APIRoute) -> frozenset[str]:
-    key = id(route)
-    if key not in _declared:
-        _declared[key] = declared_query_names(route.dependant)
-    return _declared[key]
-
-
 async def reject_unknown_query_parameters(request: Request) -> None:
     """422 naming every query parameter the matched route does not declare (the docs pages are exempt)."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not route.include_in_schema or not request.query_params:
         return
-    allowed = _allowed(route)
+    allowed = declared_query_names(route.dependant)  # a few dependants: cheaper than a cache keyed on routes
     unknown = sorted(set(request.query_params.keys()) - allowed)
     if not unknown:
         return
