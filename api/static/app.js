@@ -277,7 +277,10 @@ $("#enroll-form").addEventListener("submit", (event) => {
     form.append("face_index", String(index));
     const body = await apiJson("POST", "/register", form);
     const what = body.added ? (body.created ? "enrolled as a new person" : "added to") : "was already enrolled for";
-    await analyse(analysis.file); // shows the name the API now gives this face
+    // This very face is now enrolled, so the API would name it (similarity 1): say so without analysing
+    // the photo again, which would record every face in it a second time (statistics, attendance).
+    Object.assign(analysis.faces[index], { identity: body.name, person_id: body.person_id, similarity: 1 });
+    closeEnroll();
     showNotice(`Face ${index + 1} ${what} ${body.name} (${body.faces} face${body.faces === 1 ? "" : "s"} enrolled).`);
     await refreshPeopleNames();
     await refreshStats();
