@@ -46,6 +46,9 @@ class ApiSettings(BaseSettings):
     unknown_max_recent: int = Field(10_000, ge=1, description="At most this many recent unknown faces are compared.")
     default_top_k: int = Field(3, ge=0, le=100, description="Look-alikes listed per face when ?top_k= is not given.")
     log_level: str = Field("INFO", description="Python log level of the API's own loggers.")
+    annotated_jpeg_quality: int = Field(
+        90, ge=1, le=95, description="JPEG quality of POST /analyze?format=jpeg (the photo with its faces drawn)."
+    )
     # Models from the MLflow registry (api/services/registry_models.py).
     mlflow_tracking_uri: str | None = Field(None, description="MLflow tracking/registry URI (standard variable).")
     model_source: Literal["registry", "packaged"] | None = Field(

@@ -9,15 +9,18 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from api.config import ApiSettings, get_settings
 from api.db.engine import make_engine, make_session_factory, upgrade_database
+from api.docs import install_offline_docs
 from api.errors import install_exception_handlers
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from api.query_guard import reject_unknown_query_parameters
 from api.routes import analysis, health, persons, search, stats, verification
 from api.runtime import Runtime
+from api.web import install_web_page
 from face_pipeline import FacePipeline
 
 log = logging.getLogger("api")
@@ -56,11 +59,16 @@ def create_app(settings: ApiSettings | None = None, pipeline: FacePipeline | Non
         version="1.0.0",
         description="Detect, identify, verify and search faces; people and embeddings are kept in SQL.",
         lifespan=lifespan,
+        docs_url=None,  # served from local files by install_offline_docs
+        redoc_url=None,
+        dependencies=[Depends(reject_unknown_query_parameters)],
     )
     app.state.settings = settings
     install_exception_handlers(app)
     for module in (health, analysis, persons, verification, search, stats):
         app.include_router(module.router)
+    install_offline_docs(app)
+    install_web_page(app)
     # Added last = outermost: the request id wraps everything, including the 413s.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
     app.add_middleware(RequestIdMiddleware)
