@@ -72,7 +72,7 @@ def test_registered_pyfunc_contract_on_real_crops(tiny_run, pipeline, data_dir):
     result, settings, _, _ = tiny_run
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     model = mlflow.pyfunc.load_model("models:/age-gender/1")
-    assert model.metadata.metadata["embedder"] == pipeline.embedder.full_version
+    assert model.metadata.metadata["embedder"] == pipeline.embedder.attribute_version
     faces = pipeline.process(pipeline.load(data_dir / "lfw" / "images" / "George_W_Bush" / "George_W_Bush_0001.jpg"))
     crops = np.stack([f.crop for f in faces])
     embeddings = np.stack([f.embedding for f in faces]).astype(np.float32)

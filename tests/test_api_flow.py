@@ -85,7 +85,7 @@ def api(database_url, pipeline) -> Iterator[dict]:
 def test_ready_reports_versions_and_database(api):
     body = api["client"].get("/ready").json()
     assert body["ready"] is True and body["database"] == "ok"
-    assert body["model_versions"]["embedder"].startswith("facenet")
+    assert "facenet-casia" in body["model_versions"]["embedder"] and "sface" in body["model_versions"]["embedder"]
     assert body["model_versions"]["age_gender"] is None
 
 

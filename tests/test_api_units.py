@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -264,6 +265,7 @@ class _FakePipeline:
     """Stands in for the TF pipeline: byte 0 is the face count, the rest seeds the vectors."""
 
     threshold = 0.5
+    calibration = SimpleNamespace(far_table=[])  # no 1:N table: identification uses the 1:1 threshold
     embedder = _FakeEmbedder()
     versions = {"detector": "fake", "embedder": "fake:1"}
 

@@ -64,7 +64,7 @@ def trained(server, pipeline) -> dict:
             "age_gender": with_age_gender}
 
 
-def test_smoke_registers_every_model_unpromoted_with_full_run_records(trained, server):
+def test_smoke_registers_every_model_unpromoted_with_full_run_records(trained, server, pipeline):
     client = trained["client"]
     expected = ["face-recognition", "face-verifier", PERSON_MODEL] + (["age-gender"] if trained["age_gender"] else [])
     assert all("error" not in r for r in trained["results"].values()), trained["results"]
@@ -79,7 +79,7 @@ def test_smoke_registers_every_model_unpromoted_with_full_run_records(trained, s
         info = mlflow.models.get_model_info(f"models:/{name}/1")
         assert info.signature is not None and info.saved_input_example_info is not None
         if name != "age-gender":
-            assert info.metadata["embedder"].startswith("facenet") and "threshold" in info.metadata
+            assert info.metadata["embedder"] == pipeline.embedder.full_version and "threshold" in info.metadata
     recognition = client.get_run(client.get_model_version("face-recognition", "1").run_id)
     assert "head_decision" in recognition.data.tags and "lfw_accuracy_mean" in recognition.data.metrics
     assert any(h.step == 1 for h in client.get_metric_history(recognition.info.run_id, "loss"))  # per epoch
@@ -164,7 +164,7 @@ def test_api_serves_production_switches_and_rolls_back(trained, server, pipeline
     assert info["versions"]["verifier"] == "face-verifier:1"
     assert info["versions"]["recognition_head"] == "face-recognition:1"
     images = [pipeline.load(lfw_image("Tony_Blair", i)) for i in (1, 2)]
-    e = pipeline.embed(np.stack([pipeline.align(img, pipeline.detect(img)[0]) for img in images]))
+    e = np.stack([pipeline.describe(img, [pipeline.detect(img)[0]])[0].embedding for img in images])
     score, threshold, label = offline.verify_pair(e[0], e[1])
     assert label == "face-verifier:1" and score >= threshold
     offline.close()

@@ -51,11 +51,11 @@ def test_registered_model_tells_him_from_others(trained, pipeline):
     threshold = model.metadata.metadata["threshold"]
     photos = [lfw_image("George_W_Bush", i) for i in (501, 512, 525)] + [
         lfw_image("Colin_Powell", 3), lfw_image("Tony_Blair", 4), lfw_image("Serena_Williams", 2)]
-    crops = []
+    vectors = []
     for path in photos:
         image = pipeline.load(path)
-        crops.append(pipeline.align(image, max(pipeline.detect(image), key=lambda f: f.box.width)))
-    probability = model.predict(pipeline.embed(np.stack(crops)))
+        vectors.append(pipeline.describe(image, [max(pipeline.detect(image), key=lambda f: f.box.width)])[0].embedding)
+    probability = model.predict(np.stack(vectors))
     assert probability.shape == (6,)
     assert (probability[:3] >= threshold).sum() >= 2 and (probability[3:] < threshold).all(), probability
 

@@ -274,7 +274,7 @@ def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | Non
             mlflow.log_artifacts(tmp, artifact_path="report")
         config = {"design": winner, "inputs": list(models.design_inputs(winner)), "pixel_size": args.pixel_size,
                   "feature_dim": int(pipeline.embedder.feature_dim), "adult_min_age": agm.ADULT_MIN_AGE}
-        metadata = {"kind": "age-gender", "design": winner, "embedder": pipeline.embedder.full_version,
+        metadata = {"kind": "age-gender", "design": winner, "embedder": pipeline.embedder.attribute_version,
                     "test_age_mae": test["age_mae"], "test_gender_acc": test["gender_acc"]}
         from . import pyfunc_age_gender
 

@@ -107,8 +107,7 @@ def create_served_models(settings: ApiSettings, pipeline: FacePipeline) -> Serve
 def attribute_embedder_version(pipeline: FacePipeline) -> str:
     """The version of the network whose vectors and features age/gender models read (FaceNet's
     part of a fused descriptor), which is what an age/gender model is checked against."""
-    embedder = pipeline.embedder
-    return getattr(embedder, "primary", embedder).full_version
+    return pipeline.embedder.attribute_version
 
 
 def _bump_gallery_revision(settings: ApiSettings) -> None:

@@ -112,6 +112,11 @@ class Embedder(ABC):
         return FaceDescriptions(vectors, features, crops, vectors)
 
     @property
+    def attribute_version(self) -> str:
+        """Version of what attribute models read (:meth:`embed_with_features`' vectors and features)."""
+        return self.full_version
+
+    @property
     def full_version(self) -> str:
         """Version string stored with every embedding: changes whenever vectors stop being comparable."""
         return f"{self.name}:{self.version}{':flip' if self.flip else ''}"

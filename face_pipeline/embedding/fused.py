@@ -52,6 +52,15 @@ class FusedEmbedder(Embedder):
     def full_version(self) -> str:
         return f"fused[{self.version}]"
 
+    @property
+    def attribute_version(self) -> str:
+        return self.primary.full_version
+
+    def embed_with_features(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The primary network's embedding and features of its own crops: what age/gender models
+        read (the fused descriptor needs the photo, see :meth:`describe_faces`)."""
+        return self.primary.embed_with_features(crops)
+
     def _embed_batch(self, crops: np.ndarray) -> np.ndarray:
         raise TypeError("a fused embedder needs the photo and the face (each network aligns its own crop): "
                         "use FacePipeline.describe(image, faces)")

@@ -46,8 +46,8 @@ class PreparedFace:
 
 
 def cache_key(pipeline) -> str:
-    version = f"{pipeline.embedder.full_version}|{pipeline.align_mode}|{pipeline.detector.name}"
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", pipeline.embedder.full_version).strip("-")[:40]
+    version = f"{pipeline.embedder.attribute_version}|{pipeline.align_mode}|{pipeline.detector.name}"
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", pipeline.embedder.attribute_version).strip("-")[:40]
     return f"{slug}-{hashlib.sha256(version.encode()).hexdigest()[:10]}"
 
 
