@@ -10,7 +10,7 @@ import time
 import uuid
 from contextvars import ContextVar
 
-from starlette.routing import Match
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import metrics
@@ -75,17 +75,20 @@ class RequestIdMiddleware:
 
 def route_template(scope: Scope) -> str:
     """The route's path template (``/persons/{person_id}``), so metrics have one series per route
-    rather than one per id; ``unmatched`` for paths no route serves (404s, scanners)."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
+    rather than one per id; ``unmatched`` for paths no route serves (404s, scanners). Requests
+    answered before routing (a 413) are matched against the app's documented paths."""
+    path = getattr(scope.get("route"), "path", None)
     if path:
         return path
     app = scope.get("app")
-    for candidate in getattr(getattr(app, "router", None), "routes", ()):
-        match, _ = candidate.matches(scope)
-        if match == Match.FULL:
-            return getattr(candidate, "path", "unmatched")
-    return "unmatched"
+    if app is None or not hasattr(app, "openapi"):
+        return "unmatched"
+    patterns = getattr(app.state, "route_patterns", None)
+    if patterns is None:
+        patterns = [(compile_path(template)[0], template) for template in app.openapi().get("paths", {})]
+        app.state.route_patterns = patterns
+    request_path = scope.get("path", "")
+    return next((template for pattern, template in patterns if pattern.match(request_path)), "unmatched")
 
 
 class MetricsMiddleware:
