@@ -9,6 +9,7 @@ worker answering (every worker serves the same gallery and models), so no gauge 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -114,6 +115,12 @@ def count_database_errors(engine: Engine) -> None:
 # --- the scrape ----------------------------------------------------------------------------------
 
 
+def label_name(name: str) -> str:
+    """A model name as a Prometheus label name (``verifier-alice`` -> ``verifier_alice``)."""
+    cleaned = re.sub(r"[^a-zA-Z0-9_]", "_", name)
+    return cleaned if not cleaned[:1].isdigit() else f"_{cleaned}"
+
+
 class RuntimeCollector(Collector):
     """What this worker serves, read when scraped: gallery size and model versions."""
 
@@ -133,7 +140,7 @@ class RuntimeCollector(Collector):
         yield people
         info = InfoMetricFamily("face_api_model", "Versions of the models this worker serves")
         versions = sorted(service.model_versions().items())
-        info.add_metric([], {name: str(version or "none") for name, version in versions})
+        info.add_metric([], {label_name(name): str(version or "none") for name, version in versions})
         yield info
 
 

@@ -133,16 +133,19 @@ def header_columns(row: list[str]) -> Columns | None:
 
 def guess_columns(rows: list[list[str]]) -> Columns:
     """No header: the photo column is the one most cells of which look like a path or URL, the name
-    the first other column that has text."""
+    the other column with the most cells holding letters (not an id number; the leftmost on a tie)."""
     width = max(len(row) for row in rows)
     scores = [sum(1 for row in rows if i < len(row) and _looks_like_photo(row[i])) for i in range(width)]
     photo = max(range(width), key=lambda i: scores[i])
     if scores[photo] == 0:
         photo = min(1, width - 1)
-    names = [i for i in range(width) if i != photo and any(i < len(row) and row[i] for row in rows)]
+    def letters(i: int) -> int:
+        return sum(1 for row in rows if i < len(row) and any(c.isalpha() for c in row[i]))
+
+    names = [i for i in range(width) if i != photo and letters(i)]
     if not names:
         raise CliError("the spreadsheet needs a name column and a photo column (a path or http(s) URL)")
-    return Columns(photo, names[0])
+    return Columns(photo, max(names, key=lambda i: (letters(i), -i)))
 
 
 def from_spreadsheet(path: Path) -> tuple[list[Item], list[Skip]]:
