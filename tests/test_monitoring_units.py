@@ -62,3 +62,15 @@ def test_json_lines_carry_the_request_id_and_keep_a_traceback_on_one_line():
     outside = logging.LogRecord("api", logging.INFO, __file__, 1, "idle", (), None)
     RequestIdFilter().filter(outside)
     assert json.loads(JsonFormatter().format(outside))["request_id"] is None
+
+
+def test_make_up_gives_the_api_a_fresh_multiprocess_folder(tmp_path):
+    from scripts.stack import StackSettings, _api_env
+
+    settings = StackSettings(stack_run_dir=tmp_path)
+    stale = tmp_path / "prometheus-metrics" / "counter_123.db"
+    stale.parent.mkdir()
+    stale.write_bytes(b"old")
+    env = _api_env(settings, {"PATH": "/bin"})
+    assert env["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path / "prometheus-metrics") and not stale.exists()
+    assert _api_env(settings, {"PROMETHEUS_MULTIPROC_DIR": "/mine"})["PROMETHEUS_MULTIPROC_DIR"] == "/mine"
