@@ -86,14 +86,16 @@ def refuse_bad_key(response: httpx.Response) -> None:
 
 
 def request(client: httpx.Client, method: str, path: str, retries: int = 5, **kwargs) -> httpx.Response:
-    """One request, retried with back-off while the server is loading (503) or briefly unreachable."""
+    """One request, retried with back-off while the server is loading (503) or briefly unreachable;
+    a server still unreachable after that ends the run (exit 1): the rest would fail the same way,
+    and as both CLIs can simply be run again, stopping loses nothing."""
     delay = 1.0
     for attempt in range(retries + 1):
         try:
             response = client.request(method, path, **kwargs)
-        except httpx.TransportError:
+        except httpx.TransportError as exc:
             if attempt == retries:
-                raise
+                raise CliError(f"lost the face API at {client.base_url}: {exc or type(exc).__name__}", code=1) from None
         else:
             if response.status_code != 503 or attempt == retries:
                 return response

@@ -100,10 +100,7 @@ def analyse(client: httpx.Client, path: Path) -> PhotoResult:
         data = path.read_bytes()
     except OSError as exc:
         return PhotoResult(path, [], f"unreadable: {exc.strerror or exc}")
-    try:
-        response = request(client, "POST", "/analyze", params={"top_k": 1}, files={"file": (path.name, data)})
-    except httpx.HTTPError as exc:
-        return PhotoResult(path, [], f"server unreachable: {exc}")
+    response = request(client, "POST", "/analyze", params={"top_k": 1}, files={"file": (path.name, data)})
     refuse_bad_key(response)
     if response.status_code != 200:
         return PhotoResult(path, [], error_of(response))

@@ -12,7 +12,8 @@ API keeps one copy of each photo per person. Photos that could not be enrolled (
 faces, unreadable, download failed) are listed with the reason in the --skipped CSV.
 
 Exit status: 0 when the run finished (even with skipped photos), 2 on bad input (no such source,
-a spreadsheet without a name or photo column, a refused key), 1 when the server failed."""
+a spreadsheet without a name or photo column, a refused key), 1 when the server could not be reached
+(the run stops; running it again carries on where it stopped)."""
 
 from __future__ import annotations
 
@@ -129,11 +130,8 @@ class Enroller:
             self._sent.add(key)
         if duplicate:
             return Outcome(item, "already enrolled", "the same photo is listed twice for this person")
-        try:
-            response = request(self.client, "POST", "/register", data={"person_name": item.name},
-                               files={"file": (Path(item.source.split("?")[0]).name or "photo", data)})  # fmt: skip
-        except httpx.HTTPError as exc:
-            return Outcome(item, "skipped", f"server unreachable: {exc}")
+        response = request(self.client, "POST", "/register", data={"person_name": item.name},
+                           files={"file": (Path(item.source.split("?")[0]).name or "photo", data)})  # fmt: skip
         refuse_bad_key(response)
         if response.status_code in (200, 201):
             body = response.json()

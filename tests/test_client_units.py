@@ -73,3 +73,18 @@ def test_bad_sources_are_one_line_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CliError, match="nothing to enroll"):
         read_roster(tmp_path / "empty")
+
+
+def test_an_unreachable_server_is_one_line_and_exit_1(tmp_path, capsys):
+    from scripts import attendance, enroll
+    from tests.registry_helpers import closed_port_url
+
+    (tmp_path / "Jane_Doe_0001.jpg").write_bytes(b"x")
+    url = closed_port_url()
+    assert enroll.main([str(tmp_path), "--url", url, "--quiet", "--skipped", str(tmp_path / "s.csv")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: cannot reach the face API at {url}")
+    assert attendance.main([str(tmp_path / "Jane_Doe_0001.jpg"), "--url", url, "--quiet"]) == 1
+    assert capsys.readouterr().err.startswith("error: cannot reach the face API")
+    assert enroll.main([str(tmp_path), "--url", "ftp://x", "--quiet"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --url must start with http:// or https://, not 'ftp://x'"
