@@ -75,21 +75,27 @@ def test_enroll_a_folder_then_rerun_adds_nothing(api, tmp_path, capsys):
     (photos / "README.txt").write_text("class of 2026")
     with Image.open(lfw_image("Colin_Powell", 2)) as image:  # a real photo's corner: no face in it
         image.crop((0, 0, 40, 40)).resize((160, 160)).save(photos / "wall_0001.jpg")
+    pair = Image.new("RGB", (500, 250))
+    for i, (name, index) in enumerate([("Colin_Powell", 4), ("Tony_Blair", 5)]):
+        with Image.open(lfw_image(name, index)) as image:
+            pair.paste(image.convert("RGB"), (250 * i, 0))
+    pair.save(photos / "Colin_Powell_0004.jpg")  # named for one person, but two faces in it
     report = tmp_path / "skipped.csv"
 
     assert enroll.main([str(photos), *connection(api), "--workers", "3", "--skipped", str(report)]) == 0
     out = capsys.readouterr().out
-    assert "enrolled 4 new photo(s) (3 new people); 0 already enrolled; 3 skipped" in out
+    assert "enrolled 4 new photo(s) (3 new people); 0 already enrolled; 4 skipped" in out
     assert people(api) == {"George W Bush": 2, "Colin Powell": 1, "Tony Blair": 1}
     reasons = {row["where"]: row["reason"] for row in skipped_rows(report)}
     assert reasons["wall_0001.jpg"] == "no face detected"
     assert reasons["notes.jpg"].startswith("unreadable: ")
     assert reasons["README.txt"] == "not an image file (by its extension)"
+    assert reasons["Colin_Powell_0004.jpg"].startswith("several faces (2)")
 
     rerun = subprocess.run([sys.executable, "-m", "scripts.enroll", str(photos), *connection(api), "--skipped",
                             str(report)], cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert rerun.returncode == 0, rerun.stderr
-    assert "enrolled 0 new photo(s) (0 new people); 4 already enrolled; 3 skipped" in rerun.stdout
+    assert "enrolled 0 new photo(s) (0 new people); 4 already enrolled; 4 skipped" in rerun.stdout
     assert people(api) == {"George W Bush": 2, "Colin Powell": 1, "Tony Blair": 1}
 
 

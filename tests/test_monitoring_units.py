@@ -74,3 +74,19 @@ def test_make_up_gives_the_api_a_fresh_multiprocess_folder(tmp_path):
     env = _api_env(settings, {"PATH": "/bin"})
     assert env["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path / "prometheus-metrics") and not stale.exists()
     assert _api_env(settings, {"PROMETHEUS_MULTIPROC_DIR": "/mine"})["PROMETHEUS_MULTIPROC_DIR"] == "/mine"
+
+
+def test_database_errors_are_counted(tmp_path):
+    import pytest
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    from api.metrics import DATABASE_ERRORS, count_database_errors
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    count_database_errors(engine)
+    before = DATABASE_ERRORS._value.get()
+    with engine.connect() as connection, pytest.raises(OperationalError):
+        connection.execute(text("SELECT * FROM no_such_table"))
+    engine.dispose()
+    assert DATABASE_ERRORS._value.get() == before + 1
