@@ -93,7 +93,9 @@ def route_template(scope: Scope) -> str:
 
 class MetricsMiddleware:
     """Counts and times every HTTP request per method, route template and status (api/metrics.py).
-    Sits inside :class:`RequestIdMiddleware`, so an escaped exception is counted as the 500 it becomes."""
+    Sits inside :class:`RequestIdMiddleware`, so an escaped exception is counted as the 500 it becomes.
+    A request is recorded just before its last body chunk goes out, so a client that has its answer
+    (and then scrapes /metrics) always finds it counted."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -104,21 +106,31 @@ class MetricsMiddleware:
             return
         start = time.perf_counter()
         status = 500
+        recorded = False
 
-        async def observed_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, observed_send)
-        finally:
+        def record() -> None:
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
             method, route = scope.get("method", "GET"), route_template(scope)
             metrics.REQUESTS.labels(method, route, str(status)).inc()
             if status >= 400:
                 metrics.ERRORS.labels(method, route, str(status)).inc()
             metrics.LATENCY.labels(method, route).observe(time.perf_counter() - start)
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                record()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        finally:
+            record()  # no body sent: an escaped exception (the 500 RequestIdMiddleware sends) or a disconnect
 
 
 class UploadTooLarge(Exception):
