@@ -134,7 +134,10 @@ class RuntimeCollector(Collector):
         yield loaded
         if service is None:
             return
-        snapshot = service.gallery.snapshot
+        try:  # up to date even if another worker changed the gallery since this one's last request
+            snapshot = service.gallery.current()
+        except Exception:  # noqa: BLE001 - database down: the scrape still answers (and counts the error)
+            snapshot = service.gallery.snapshot
         people = GaugeMetricFamily("face_api_gallery_people", "Enrolled people in the gallery this worker holds")
         people.add_metric([], float(snapshot.size))
         yield people

@@ -17,7 +17,7 @@ from api.middleware import request_id_var, route_template
 
 def test_collector_reports_gallery_and_versions_with_valid_label_names():
     service = SimpleNamespace(
-        gallery=SimpleNamespace(snapshot=SimpleNamespace(size=7)),
+        gallery=SimpleNamespace(current=lambda: SimpleNamespace(size=7)),
         model_versions=lambda: {"embedder": "facenet-1", "age_gender": None, "verifier-alice": "verifier-alice/3"},
     )
     registry = CollectorRegistry()
