@@ -23,7 +23,9 @@ class ApiSettings(BaseSettings):
         "sqlite:///data/face_api.db",
         description="SQLAlchemy URL; a relative SQLite path is relative to the repository root.",
     )
-    api_keys_enabled: bool = Field(True, description="Require an X-API-Key header on the face endpoints.")
+    api_keys_enabled: bool = Field(
+        True, description="Require an API key (X-API-Key or Authorization: Bearer) on the face endpoints."
+    )
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1, description="Largest accepted request body (413 beyond).")
     match_threshold: float | None = Field(
         None, ge=-1.0, le=1.0,
@@ -48,6 +50,12 @@ class ApiSettings(BaseSettings):
     log_level: str = Field("INFO", description="Python log level of the API's own loggers.")
     annotated_jpeg_quality: int = Field(
         90, ge=1, le=95, description="JPEG quality of POST /analyze?format=jpeg (the photo with its faces drawn)."
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text: human-readable lines; json: one JSON object per line (with the request id)."
+    )
+    me_person: str | None = Field(
+        None, description="The enrolled person (or personal verifier) /verify checks when no person is named."
     )
     # Models from the MLflow registry (api/services/registry_models.py).
     mlflow_tracking_uri: str | None = Field(None, description="MLflow tracking/registry URI (standard variable).")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
-from fastapi.security import APIKeyHeader
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from api.errors import ApiError
@@ -17,6 +17,7 @@ from api.services.served_models import ServedModels
 from face_pipeline import FacePipeline
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (read or admin role).")
+bearer = HTTPBearer(auto_error=False, description="The same API key as `Authorization: Bearer <key>`.")
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -57,11 +58,23 @@ def get_session(runtime: RuntimeDep):  # noqa: ANN201 - generator dependency
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+def presented_key(header_key: str | None, credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    """The key from ``X-API-Key``, else from ``Authorization: Bearer`` (what most HTTP clients and
+    tools send); the first one present counts."""
+    if header_key:
+        return header_key
+    return credentials.credentials if credentials is not None else None
+
+
+HeaderKey = Annotated[str | None, Security(api_key_header)]
+BearerKey = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+
+
 def _check_key(runtime: Runtime, key: str | None, needed: str) -> None:
     if not runtime.settings.api_keys_enabled:
         return
     if not key:
-        raise ApiError(401, "Missing API key: send it in the X-API-Key header")
+        raise ApiError(401, "Missing API key: send it in the X-API-Key header or as Authorization: Bearer <key>")
     with runtime.session_factory() as session:
         row = find_key(session, key)
         role = row.role if row is not None else None
@@ -71,12 +84,12 @@ def _check_key(runtime: Runtime, key: str | None, needed: str) -> None:
         raise ApiError(403, f"This API key is {role}; this endpoint needs an {needed} key")
 
 
-def require_read(runtime: RuntimeDep, key: Annotated[str | None, Security(api_key_header)]) -> None:
-    _check_key(runtime, key, "read")
+def require_read(runtime: RuntimeDep, key: HeaderKey, credentials: BearerKey) -> None:
+    _check_key(runtime, presented_key(key, credentials), "read")
 
 
-def require_admin(runtime: RuntimeDep, key: Annotated[str | None, Security(api_key_header)]) -> None:
-    _check_key(runtime, key, "admin")
+def require_admin(runtime: RuntimeDep, key: HeaderKey, credentials: BearerKey) -> None:
+    _check_key(runtime, presented_key(key, credentials), "admin")
 
 
 ReadAccess = Depends(require_read)

@@ -16,9 +16,11 @@ from api.config import ApiSettings, get_settings
 from api.db.engine import make_engine, make_session_factory, upgrade_database
 from api.docs import install_offline_docs
 from api.errors import install_exception_handlers
-from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from api.logs import configure_logging
+from api.metrics import count_database_errors
+from api.middleware import BodySizeLimitMiddleware, MetricsMiddleware, RequestIdMiddleware
 from api.query_guard import reject_unknown_query_parameters
-from api.routes import analysis, health, persons, search, stats, verification
+from api.routes import analysis, health, monitoring, persons, search, stats, verification
 from api.runtime import Runtime
 from api.web import install_web_page
 from face_pipeline import FacePipeline
@@ -26,25 +28,18 @@ from face_pipeline import FacePipeline
 log = logging.getLogger("api")
 
 
-def _configure_logging(level: str) -> None:
-    logger = logging.getLogger("api")
-    logger.setLevel(level.upper())
-    if not logging.getLogger().handlers and not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(name)s] %(message)s"))
-        logger.addHandler(handler)
-
-
 def create_app(settings: ApiSettings | None = None, pipeline: FacePipeline | None = None) -> FastAPI:
     """Build the app; tests pass their own settings and an already loaded pipeline."""
     settings = settings or get_settings()
+    # Now, not at start-up: uvicorn's "Started server process" line comes before the lifespan.
+    configure_logging(settings.log_level, settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        _configure_logging(settings.log_level)
         if not settings.api_keys_enabled:
             log.warning("API_KEYS_ENABLED=false: every endpoint is open to anyone who can reach this server")
         engine = make_engine(settings.database_url)
+        count_database_errors(engine)
         await run_in_threadpool(upgrade_database, engine)
         runtime = Runtime(settings=settings, engine=engine, session_factory=make_session_factory(engine))
         app.state.runtime = runtime
@@ -65,12 +60,14 @@ def create_app(settings: ApiSettings | None = None, pipeline: FacePipeline | Non
     )
     app.state.settings = settings
     install_exception_handlers(app)
-    for module in (health, analysis, persons, verification, search, stats):
+    for module in (health, monitoring, analysis, persons, verification, search, stats):
         app.include_router(module.router)
     install_offline_docs(app)
     install_web_page(app)
-    # Added last = outermost: the request id wraps everything, including the 413s.
+    # Added last = outermost: the request id wraps everything, including the 413s; the metrics
+    # count those 413s too, and an escaped exception as a 500.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app
 

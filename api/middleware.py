@@ -6,11 +6,19 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 import uuid
+from contextvars import ContextVar
 
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import metrics
+
 log = logging.getLogger("api")
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+"""The current request's id, for log lines written while answering it (api/logs.py)."""
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
@@ -44,6 +52,7 @@ class RequestIdMiddleware:
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
         header = (b"x-request-id", request_id.encode())
         started = False
 
@@ -60,6 +69,68 @@ class RequestIdMiddleware:
             log.exception("unhandled error in %s %s (request %s)", scope.get("method"), scope.get("path"), request_id)
             if not started:
                 await send_json(send, 500, {"error": "Internal server error", "request_id": request_id}, [header])
+        finally:
+            request_id_var.reset(token)
+
+
+def route_template(scope: Scope) -> str:
+    """The route's path template (``/persons/{person_id}``), so metrics have one series per route
+    rather than one per id; ``unmatched`` for paths no route serves (404s, scanners). Requests
+    answered before routing (a 413) are matched against the app's documented paths."""
+    path = getattr(scope.get("route"), "path", None)
+    if path:
+        return path
+    app = scope.get("app")
+    if app is None or not hasattr(app, "openapi"):
+        return "unmatched"
+    patterns = getattr(app.state, "route_patterns", None)
+    if patterns is None:
+        patterns = [(compile_path(template)[0], template) for template in app.openapi().get("paths", {})]
+        app.state.route_patterns = patterns
+    request_path = scope.get("path", "")
+    return next((template for pattern, template in patterns if pattern.match(request_path)), "unmatched")
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request per method, route template and status (api/metrics.py).
+    Sits inside :class:`RequestIdMiddleware`, so an escaped exception is counted as the 500 it becomes.
+    A request is recorded just before its last body chunk goes out, so a client that has its answer
+    (and then scrapes /metrics) always finds it counted."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+        recorded = False
+
+        def record() -> None:
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
+            method, route = scope.get("method", "GET"), route_template(scope)
+            metrics.REQUESTS.labels(method, route, str(status)).inc()
+            if status >= 400:
+                metrics.ERRORS.labels(method, route, str(status)).inc()
+            metrics.LATENCY.labels(method, route).observe(time.perf_counter() - start)
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                record()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        finally:
+            record()  # no body sent: an escaped exception (the 500 RequestIdMiddleware sends) or a disconnect
 
 
 class UploadTooLarge(Exception):

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.config import ApiSettings
+from api.metrics import instrument_service
 from api.services.faces import FaceService
 from api.services.served_models import ServedModels, create_served_models
 from face_pipeline import FacePipeline
@@ -42,6 +43,7 @@ class Runtime:
             self.pipeline = pipeline or FacePipeline()
             self.served = create_served_models(self.settings, self.pipeline)
             service = FaceService.create(self.settings, self.pipeline, self.served, self.session_factory)
+            instrument_service(service)
             snapshot = service.gallery.current()
             self.service = service
             self.ready.set()

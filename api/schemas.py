@@ -71,6 +71,12 @@ class VerifyResponse(BaseModel):
     timing_ms: float
 
 
+class MeVerifyResponse(VerifyResponse):
+    """The answer when no person was named and ME_PERSON was checked instead."""
+
+    is_me: bool = Field(description="The photo shows ME_PERSON (the same as is_match)")
+
+
 class NameSearchResult(BaseModel):
     id: int
     name: str
@@ -146,6 +152,11 @@ class HealthResponse(BaseModel):
     status: str
     uptime_s: float
     pid: int
+
+
+class HealthzResponse(BaseModel):
+    status: str = Field(description='Always "healthy" when the process answers')
+    model_loaded: bool = Field(description="This worker has loaded its models (see /ready for the details)")
 
 
 def errors(*codes: int) -> dict[int | str, dict]:

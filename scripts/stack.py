@@ -16,6 +16,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -295,6 +296,17 @@ def _child_env(settings: StackSettings) -> dict[str, str]:
     return env
 
 
+def _api_env(settings: StackSettings, env: dict[str, str]) -> dict[str, str]:
+    """The API's environment: unless PROMETHEUS_MULTIPROC_DIR is set already, a fresh folder under
+    the run folder, so /metrics adds up every uvicorn worker (prometheus-client's multiprocess mode)."""
+    if env.get("PROMETHEUS_MULTIPROC_DIR"):
+        return env
+    folder = settings.run_dir / "prometheus-metrics"
+    shutil.rmtree(folder, ignore_errors=True)  # counters of a previous run must not add up with these
+    folder.mkdir(parents=True)
+    return {**env, "PROMETHEUS_MULTIPROC_DIR": str(folder)}
+
+
 def _mlflow_env(env: dict[str, str]) -> dict[str, str]:
     """MLflow 3 starts a GenAI job runner (8 more processes) that a model registry does not use:
     off unless asked for, as it costs CPU on a small machine and slows every stop."""
@@ -417,7 +429,8 @@ def up(settings: StackSettings) -> int:
 
         if _module_exists("api.main"):
             print(f"Starting the face API on {settings.api_url} ({settings.api_workers} worker(s)) ...", flush=True)
-            api = _spawn("api", _api_argv(settings), env, settings.log_dir / "api.log", settings.api_url, "/ready")
+            api = _spawn("api", _api_argv(settings), _api_env(settings, env), settings.log_dir / "api.log",
+                         settings.api_url, "/ready")
             services.append(api)
             _save_state(settings, services)
             ready = _wait_healthy(api, settings.stack_start_timeout, "the API to be ready (models load first)")

@@ -7,6 +7,7 @@ cached versions when the registry is unreachable."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import time
 from collections.abc import Iterator
 
@@ -75,6 +76,9 @@ def test_smoke_registers_every_model_unpromoted_with_full_run_records(trained, s
         run = client.get_run(version.run_id)
         assert run.data.tags.get("git_commit") and run.data.tags.get("model_name") == name
         assert any(k.endswith("_sha256") for k in run.data.params), run.data.params
+        datasets = run.inputs.dataset_inputs  # every trainer's data as MLflow dataset inputs, through the server
+        assert datasets and all(json.loads(d.dataset.profile)["num_rows"] > 0 for d in datasets), name
+        assert {t.value for d in datasets for t in d.tags if t.key == "sha256"} <= set(run.data.params.values())
         assert any(k.startswith("test_") for k in run.data.metrics), run.data.metrics
         info = mlflow.models.get_model_info(f"models:/{name}/1")
         assert info.signature is not None and info.saved_input_example_info is not None

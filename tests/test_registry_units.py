@@ -58,6 +58,28 @@ def test_dataset_info_hash_ignores_order_and_root(tmp_path):
     two = dataset_info(tmp_path, ["a/1.jpg", "b/2.jpg"])
     assert one == two and one["n_images"] == 2 and len(one["sha256"]) == 64
     assert dataset_info(tmp_path, ["a/1.jpg"])["sha256"] != one["sha256"]
+    assert one["files"] == ["a/1.jpg", "b/2.jpg"]
+
+
+def test_log_dataset_info_records_a_dataset_input_and_the_params(tmp_path):
+    import mlflow
+
+    from training.tracking import log_dataset_info
+
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_tracking_uri(client.tracking_uri)
+    try:
+        with mlflow.start_run() as run:
+            log_dataset_info(dataset_info(tmp_path / "lfw" / "images", ["A/1.jpg", "A/2.jpg", "B/1.jpg"]))
+    finally:
+        mlflow.set_tracking_uri(None)
+    got = client.get_run(run.info.run_id)
+    assert got.data.params["data_n_images"] == "3" and "data_files" not in got.data.params
+    [entry] = got.inputs.dataset_inputs
+    tags = {t.key: t.value for t in entry.tags}
+    assert entry.dataset.name == "lfw/images" and tags["mlflow.data.context"] == "training"
+    assert tags["sha256"] == got.data.params["data_sha256"] and tags["sha256"].startswith(entry.dataset.digest)
+    assert json.loads(entry.dataset.profile)["num_rows"] == 3
 
 
 def test_pairs_are_balanced_and_threshold_separates():

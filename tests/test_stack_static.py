@@ -34,6 +34,9 @@ READ_OUTSIDE_SETTINGS = {
     "MLFLOW_TRACKING_URI": "mlflow's client (the standard variable)",
     "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "mlflow server (its GenAI job runner, off here)",
     "API_WORKERS": "Dockerfile.api's CMD (uvicorn --workers)",
+    "PROMETHEUS_MULTIPROC_DIR": "prometheus-client's multiprocess mode (api/metrics.py; Dockerfile.api empties it)",
+    "FACE_API_URL": "the client CLIs (scripts/_client.py, test_api.py)",
+    "FACE_API_KEY": "the client CLIs (scripts/_client.py, test_api.py)",
     "MYSQL_ROOT_PASSWORD": "the mysql image",
     "MYSQL_DATABASE": "the mysql image",
     "MYSQL_USER": "the mysql image",
@@ -43,7 +46,7 @@ READ_OUTSIDE_SETTINGS = {
 COMPOSE_ONLY = {
     "MYSQL_ROOT_PASSWORD", "MLFLOW_DB_NAME", "MLFLOW_DB_USER", "MLFLOW_DB_PASSWORD",
     "FACE_API_DB_NAME", "FACE_API_DB_USER", "FACE_API_DB_PASSWORD", "DATA_HOST_DIR", "MLFLOW_WORKERS",
-    "API_WORKERS",
+    "API_WORKERS", "PROMETHEUS_PORT",
 }  # fmt: skip
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -314,6 +317,31 @@ def test_compose_has_the_four_services_wired_as_documented():
     api_url = services["face-api"]["environment"]["DATABASE_URL"]
     assert api_url.startswith("mysql+pymysql://") and "@db:3306/" in api_url
     assert api_url.split("/")[-1].split("?")[0] != mlflow["environment"]["MLFLOW_BACKEND_STORE_URI"].split("/")[-1]
+
+
+def test_monitoring_profile_runs_a_pinned_prometheus_that_scrapes_the_api_metrics():
+    from api.main import create_app
+
+    services = compose()["services"]
+    prometheus = services["prometheus"]
+    assert prometheus["profiles"] == ["monitoring"], "optional: only with --profile monitoring"
+    image, _, tag = prometheus["image"].partition(":")
+    assert image == "prom/prometheus" and re.fullmatch(r"v\d+\.\d+\.\d+", tag), "the official image, pinned"
+    assert prometheus["ports"] == ["127.0.0.1:9090:9090"]
+    config_mount = next(v for v in prometheus["volumes"] if v.endswith(":ro"))
+    source, target, _ = config_mount.split(":")
+    assert f"--config.file={target}" in prometheus["command"]
+    assert any(v.split(":")[0] in compose()["volumes"] for v in prometheus["volumes"]), "keep the series in a volume"
+    config = yaml.safe_load((ROOT / source).read_text())
+    [job] = config["scrape_configs"]
+    api_port = compose()["services"]["face-api"]["ports"][0].rsplit(":", 1)[1]
+    assert job["static_configs"][0]["targets"] == [f"face-api:{api_port}"]
+    assert job.get("metrics_path", "/metrics") in create_app().openapi()["paths"]
+    # Both workers' numbers in one scrape: the image keeps prometheus-client's multiprocess folder.
+    env = dict(pair.split("=", 1) for k, args in dockerfile_instructions(DOCKERFILES["api"]) if k == "ENV"
+               for pair in shlex.split(args))  # fmt: skip
+    assert env.get("PROMETHEUS_MULTIPROC_DIR") and "PROMETHEUS_MULTIPROC_DIR" not in services["face-api"]["environment"]
+    assert 'rm -rf "$PROMETHEUS_MULTIPROC_DIR"' in image_command(DOCKERFILES["api"])[-1]
 
 
 def test_every_service_that_others_wait_for_has_a_health_check():

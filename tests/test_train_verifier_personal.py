@@ -41,6 +41,14 @@ def test_reports_and_registration(trained):
     client = mlflow.MlflowClient(trained["settings"].mlflow_tracking_uri, trained["settings"].mlflow_tracking_uri)
     run = client.get_run(summary["run_id"])
     assert run.data.params["positive_n_images"] == "40" and "negative_sha256" in run.data.params
+    inputs = {i.dataset.name: i for i in run.inputs.dataset_inputs}  # the data as MLflow datasets
+    positive, negative = inputs["images/George_W_Bush"], inputs["lfw/images"]
+    assert {t.key: t.value for t in positive.tags}["mlflow.data.context"] == "positive"
+    assert {t.key: t.value for t in negative.tags}["mlflow.data.context"] == "negative"
+    assert json.loads(positive.dataset.profile)["num_rows"] == 40
+    assert json.loads(negative.dataset.profile)["num_rows"] == 60
+    assert run.data.params["positive_sha256"].startswith(positive.dataset.digest)
+    assert json.loads(positive.dataset.source)["uri"] == str(LFW_DIR / "images" / "George_W_Bush")
     assert run.data.tags["model_name"] == "verifier-george-w-bush" and "threshold_choice" in run.data.tags
     assert not client.get_registered_model("verifier-george-w-bush").aliases  # registering is not promoting
 

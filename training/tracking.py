@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import subprocess
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -62,8 +63,9 @@ def ensure_experiment(name: str, settings: TrainerSettings | None = None) -> str
 
 
 def dataset_info(root: Path, files: Sequence[Path | str]) -> dict:
-    """What a run trained on: the folder, how many images, and a hash of the sorted relative file
-    list (two runs with the same hash saw the same files)."""
+    """What a run trained on: the folder, how many images, a hash of the sorted relative file list
+    (two runs with the same hash saw the same files) and that list itself (``files``, for the
+    MLflow dataset; not logged as a parameter)."""
     root = Path(root)
     relative = []
     for item in files:
@@ -74,14 +76,39 @@ def dataset_info(root: Path, files: Sequence[Path | str]) -> dict:
             relative.append(path.as_posix())
     relative.sort()
     digest = hashlib.sha256("\n".join(relative).encode()).hexdigest()
-    return {"path": str(root), "n_images": len(relative), "sha256": digest}
+    return {"path": str(root), "n_images": len(relative), "sha256": digest, "files": relative}
+
+
+DATASET_DIGEST_CHARS = 32
+"""MLflow keeps a dataset digest of at most 36 characters; the full sha256 goes in its tags."""
+
+
+def dataset_name(root: Path | str) -> str:
+    """``.../lfw/images`` -> ``lfw/images``: enough of the path to tell the data sets apart."""
+    return "/".join(Path(root).parts[-2:]) or str(root)
 
 
 def log_dataset_info(info: dict, prefix: str = "data") -> None:
-    """Log a :func:`dataset_info` dict as run parameters ``<prefix>_path`` etc."""
+    """Log a :func:`dataset_info` dict as run parameters ``<prefix>_path`` etc., and as an MLflow
+    dataset input (``mlflow.log_input``: name, source folder, digest, one row per file, context
+    ``training`` or the prefix), so the run page's Datasets panel and ``run.inputs`` show what the
+    run saw and runs on the same data can be found by the digest."""
     import mlflow
+    import pandas as pd
 
-    mlflow.log_params({f"{prefix}_{key}": value for key, value in info.items()})
+    mlflow.log_params({f"{prefix}_{key}": value for key, value in info.items() if key != "files"})
+    files = list(info.get("files", []))
+    frame = pd.DataFrame({"file": files, "folder": [f.rpartition("/")[0] for f in files]}, columns=["file", "folder"])
+    with warnings.catch_warnings():
+        # MLflow registers its local-folder source under two schemes and warns that it picked it.
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
+        dataset = mlflow.data.from_pandas(frame, source=str(info["path"]), name=dataset_name(info["path"]),
+                                          digest=info["sha256"][:DATASET_DIGEST_CHARS])  # fmt: skip
+    mlflow.log_input(
+        dataset,
+        context="training" if prefix == "data" else prefix,
+        tags={"n_images": str(info["n_images"]), "sha256": info["sha256"], "param_prefix": prefix},
+    )
 
 
 def git_commit() -> str | None:
