@@ -53,7 +53,7 @@ def run_size(vectors: np.ndarray, by_person: dict[str, list[int]], pool: list[st
     gallery = vectors[[by_person[name][0] for name in enrolled]]
     genuine = vectors[[by_person[name][1] for name in enrolled]] @ gallery.T
     impostor = vectors[[by_person[name][0] for name in outsiders]] @ gallery.T
-    out = {"enrolled": size, "strangers": len(outsiders)}
+    out = {"enrolled": size, "strangers": len(outsiders), "enrolled_people": enrolled}
     for rule, threshold in thresholds.items():
         threshold = identify_threshold(TABLE, size, RATE) if threshold is None else threshold
         best, named = decide(genuine, threshold)
@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         strangers_pool = sorted(n for n in by_person if n in dev_test) if pool is clean else sorted(by_person)
         result = run_size(vectors, by_person, pool, strangers_pool, size, args.strangers, rng, thresholds)
         result["people_from"] = "peopleDevTest only" if pool is clean else "all of LFW"
-        result["enrolled_also_in_calibration_people"] = int(len(set(pool) & dev_train)) if pool is not clean else 0
+        enrolled_people = result.pop("enrolled_people")
+        result["enrolled_also_in_calibration_people"] = int(len(set(enrolled_people) & dev_train))
         report["sizes"][str(size)] = result
         print(size, json.dumps(result, indent=1))
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
