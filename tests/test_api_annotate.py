@@ -90,7 +90,7 @@ def api(tmp_path_factory, pipeline) -> Iterator[dict]:
     with serve(app) as base, httpx.Client(base_url=base, timeout=180) as client:
         keys = make_keys(app)
         admin, read = {"X-API-Key": keys["admin"]}, {"X-API-Key": keys["read"]}
-        enrolled = client.post("/register", files={"file": ("p.jpg", lfw_image("Tony_Blair", 1).read_bytes())},
+        enrolled = client.post("/register", files={"file": ("p.jpg", lfw_image("Tony_Blair", 3).read_bytes())},
                                data={"person_name": "Tony Blair"}, headers=admin)
         assert enrolled.status_code == 201, enrolled.text
         yield {"client": client, "read": read}
