@@ -46,7 +46,9 @@ class PreparedFace:
 
 
 def cache_key(pipeline) -> str:
-    version = f"{pipeline.embedder.attribute_version}|{pipeline.align_mode}|{pipeline.detector.name}"
+    settings = getattr(pipeline, "settings", None)
+    runtime = f"{getattr(settings, 'embedder_runtime', '')}|{getattr(settings, 'inference_precision', '')}"
+    version = f"{pipeline.embedder.attribute_version}|{pipeline.align_mode}|{pipeline.detector.name}|{runtime}"
     slug = re.sub(r"[^A-Za-z0-9]+", "-", pipeline.embedder.attribute_version).strip("-")[:40]
     return f"{slug}-{hashlib.sha256(version.encode()).hexdigest()[:10]}"
 
