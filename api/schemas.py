@@ -119,6 +119,9 @@ class DeleteResponse(BaseModel):
     embeddings_removed: int
     crops_removed: int
     detections_anonymised: int
+    unknown_faces_removed: int = Field(
+        description="Unknown-face records of this person from before enrolment (their detections lose the id)"
+    )
 
 
 class DetectionCounts(BaseModel):
