@@ -10,6 +10,7 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
 from api.errors import ApiError
+from api.rate_limits import client_address
 from api.runtime import Runtime
 from api.security import allows, find_key
 from api.services.faces import FaceService
@@ -57,27 +58,54 @@ def get_session(runtime: RuntimeDep):  # noqa: ANN201 - generator dependency
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def _check_key(runtime: Runtime, key: str | None, needed: str) -> None:
+def key_role(runtime: Runtime, key: str) -> str | None:
+    """The role of an active ``key`` (None if unknown or revoked): from the recently verified keys,
+    else from the database (whose faults propagate: the handler answers 503)."""
+    role = runtime.verified_keys.get(key)
+    if role is not None:
+        return role
+    with runtime.session_factory() as session:
+        row = find_key(session, key)
+        role = row.role if row is not None else None
+    if role is not None:
+        runtime.verified_keys.put(key, role)
+    return role
+
+
+def _check_key(request: Request, runtime: Runtime, key: str | None, needed: str) -> None:
     if not runtime.settings.api_keys_enabled:
         return
     if not key:
         raise ApiError(401, "Missing API key: send it in the X-API-Key header")
-    with runtime.session_factory() as session:
-        row = find_key(session, key)
-        role = row.role if row is not None else None
+    role = key_role(runtime, key)
     if role is None:
+        request.app.state.rate_limiter.note_failed_key(client_address(request.scope))
         raise ApiError(401, "Invalid or revoked API key")
     if not allows(role, needed):
         raise ApiError(403, f"This API key is {role}; this endpoint needs an {needed} key")
 
 
-def require_read(runtime: RuntimeDep, key: Annotated[str | None, Security(api_key_header)]) -> None:
-    _check_key(runtime, key, "read")
+def require_read(
+    request: Request, runtime: RuntimeDep, key: Annotated[str | None, Security(api_key_header)]
+) -> None:
+    _check_key(request, runtime, key, "read")
 
 
-def require_admin(runtime: RuntimeDep, key: Annotated[str | None, Security(api_key_header)]) -> None:
-    _check_key(runtime, key, "admin")
+def require_admin(
+    request: Request, runtime: RuntimeDep, key: Annotated[str | None, Security(api_key_header)]
+) -> None:
+    _check_key(request, runtime, key, "admin")
+
+
+async def single_form_parts(request: Request) -> None:
+    """422 when a form field comes more than once: otherwise the last ``file`` part silently wins."""
+    form = await request.form()
+    for name in dict.fromkeys(form.keys()):
+        count = len(form.getlist(name))
+        if count > 1:
+            raise ApiError(422, f"{name}: sent {count} times; send each form field once")
 
 
 ReadAccess = Depends(require_read)
 AdminAccess = Depends(require_admin)
+SingleParts = Depends(single_form_parts)

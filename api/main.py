@@ -13,11 +13,14 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from api.config import ApiSettings, get_settings
-from api.db.engine import make_engine, make_session_factory, upgrade_database
+from api.db.engine import engine_for, make_session_factory, upgrade_database
 from api.errors import install_exception_handlers
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from api.rate_limits import RateLimiter, RateLimitMiddleware
 from api.routes import analysis, health, persons, search, stats, verification
 from api.runtime import Runtime
+from api.security_headers import SecurityHeadersMiddleware
+from api.settings_errors import settings_or_exit
 from face_pipeline import FacePipeline
 
 log = logging.getLogger("api")
@@ -41,7 +44,7 @@ def create_app(settings: ApiSettings | None = None, pipeline: FacePipeline | Non
         _configure_logging(settings.log_level)
         if not settings.api_keys_enabled:
             log.warning("API_KEYS_ENABLED=false: every endpoint is open to anyone who can reach this server")
-        engine = make_engine(settings.database_url)
+        engine = engine_for(settings)
         await run_in_threadpool(upgrade_database, engine)
         runtime = Runtime(settings=settings, engine=engine, session_factory=make_session_factory(engine))
         app.state.runtime = runtime
@@ -58,13 +61,17 @@ def create_app(settings: ApiSettings | None = None, pipeline: FacePipeline | Non
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.rate_limiter = RateLimiter(settings)
     install_exception_handlers(app)
     for module in (health, analysis, persons, verification, search, stats):
         app.include_router(module.router)
-    # Added last = outermost: the request id wraps everything, including the 413s.
+    # Added last = outermost: the request id wraps everything, including the 413s and 429s.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(RateLimitMiddleware, limiter=app.state.rate_limiter)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app
 
 
-app = create_app()
+app = create_app(settings_or_exit(get_settings, pipeline=True))
+"""What uvicorn serves; a bad setting is one line on stderr and exit status 2, not a traceback."""

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.capacity import InferenceSlots
 from api.config import ApiSettings
+from api.key_cache import VerifiedKeys
 from api.services.faces import FaceService
 from api.services.served_models import ServedModels, create_served_models
 from face_pipeline import FacePipeline
@@ -30,7 +32,19 @@ class Runtime:
     load_error: str | None = None
     started_at: float = field(default_factory=time.time)
     ready: threading.Event = field(default_factory=threading.Event)
+    verified_keys: VerifiedKeys | None = None
+    inference: InferenceSlots | None = None
     _thread: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        if self.verified_keys is None:
+            self.verified_keys = VerifiedKeys(self.settings.api_key_cache_seconds)
+        if self.inference is None:
+            self.inference = InferenceSlots(
+                self.settings.max_concurrent_inferences,
+                self.settings.inference_queue_seconds,
+                self.settings.retry_after_seconds,
+            )
 
     def start_loading(self, pipeline: FacePipeline | None = None) -> None:
         self._thread = threading.Thread(target=self._load, args=(pipeline,), name="model-loader", daemon=True)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
 from api.db.models import Detection, FaceCrop, FaceEmbeddingRow, Person
-from api.deps import AdminAccess, ReadAccess, RuntimeDep, ServiceDep, SessionDep
+from api.deps import AdminAccess, ReadAccess, RuntimeDep, ServiceDep, SessionDep, SingleParts
 from api.errors import ApiError
 from api.schemas import DeleteResponse, PersonDetails, RegisterResponse, errors
 
@@ -26,12 +26,12 @@ def iso(value) -> str | None:  # noqa: ANN001 - datetime or None
 @router.post(
     "/register",
     summary="Enroll a person from a photo with exactly one face (or choose one with face_index)",
-    dependencies=[AdminAccess],
+    dependencies=[AdminAccess, SingleParts],
     status_code=201,
     response_model=RegisterResponse,
     responses={
         200: {"model": RegisterResponse, "description": "Photo already enrolled"},
-        **errors(400, 401, 403, 413, 415, 422, 503),
+        **errors(400, 401, 403, 413, 415, 422, 429, 503),
     },
 )
 async def register(
@@ -41,8 +41,9 @@ async def register(
     person_name: Annotated[str, Form(description="The person's name (new or already enrolled)")],
     face_index: Annotated[int | None, Form(ge=0, description="Which face (left to right) if several")] = None,
 ) -> JSONResponse:
-    data = await read_upload(file, runtime.settings.max_upload_bytes)
-    answer, added = await run_in_threadpool(service.register, data, person_name, face_index)
+    data = await read_upload(file, runtime.settings)
+    async with runtime.inference.slot():
+        answer, added = await run_in_threadpool(service.register, data, person_name, face_index)
     return JSONResponse(answer, status_code=201 if added else 200)
 
 
