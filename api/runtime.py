@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.capacity import InferenceSlots
@@ -56,14 +57,17 @@ class Runtime:
             self.pipeline = pipeline or FacePipeline()
             self.served = create_served_models(self.settings, self.pipeline)
             service = FaceService.create(self.settings, self.pipeline, self.served, self.session_factory)
-            snapshot = service.gallery.current()
+            try:
+                people = str(service.gallery.current().size)
+            except SQLAlchemyError as exc:  # the database is down now: the gallery loads on a later request
+                people = f"not loaded yet ({type(exc).__name__})"
             self.service = service
             self.ready.set()
             log.info(
-                "models loaded in %.1f s (%s); gallery: %d people",
+                "models loaded in %.1f s (%s); gallery: %s people",
                 time.perf_counter() - started,
                 service.model_versions(),
-                snapshot.size,
+                people,
             )
         except Exception as exc:  # noqa: BLE001 - reported by /ready instead of killing the worker
             log.exception("loading the models failed")

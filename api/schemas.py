@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+MAX_ID = 2**31 - 1
+"""The largest id a person can have (INT on MySQL); bigger ones are 422, not a driver overflow."""
+
 
 class ErrorBody(BaseModel):
     error: str = Field(description="One line saying what was wrong")

@@ -169,6 +169,17 @@ def test_search_page_has_an_upper_bound(tmp_path):
         assert client.get("/search?page=1000000", headers=api["read"]).json()["results"] == []
 
 
+def test_ids_beyond_any_person_are_422_not_an_overflow(tmp_path):
+    with running(tmp_path) as api:
+        client = api["client"]
+        huge = "99999999999999999999"
+        assert_error(client.get(f"/persons/{huge}", headers=api["read"]), 422, "person_id")
+        assert_error(client.delete(f"/persons/{huge}", headers=api["admin"]), 422, "person_id")
+        assert_error(client.post("/verify", files=photo(), data={"person_id": huge}, headers=api["read"]), 422,
+                     "person_id")
+        assert_error(client.get("/persons/2147483647", headers=api["read"]), 404)
+
+
 def test_two_file_parts_are_422(tmp_path):
     with running(tmp_path) as api:
         client = api["client"]

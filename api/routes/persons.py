@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from api.db.models import Detection, FaceCrop, FaceEmbeddingRow, Person
 from api.deps import AdminAccess, ReadAccess, RuntimeDep, ServiceDep, SessionDep, SingleParts
 from api.errors import ApiError
-from api.schemas import DeleteResponse, PersonDetails, RegisterResponse, errors
+from api.schemas import MAX_ID, DeleteResponse, PersonDetails, RegisterResponse, errors
 
 from .uploads import read_upload
 
@@ -93,7 +93,7 @@ def _person_details(session, person_id: int) -> dict:  # noqa: ANN001 - Session
     response_model=PersonDetails,
     responses=errors(401, 404),
 )
-async def get_person(session: SessionDep, person_id: Annotated[int, Path(ge=1)]) -> dict:
+async def get_person(session: SessionDep, person_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> dict:
     return await run_in_threadpool(_person_details, session, person_id)
 
 
@@ -104,5 +104,5 @@ async def get_person(session: SessionDep, person_id: Annotated[int, Path(ge=1)])
     response_model=DeleteResponse,
     responses=errors(401, 403, 404),
 )
-async def delete_person(service: ServiceDep, person_id: Annotated[int, Path(ge=1)]) -> dict:
+async def delete_person(service: ServiceDep, person_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> dict:
     return await run_in_threadpool(service.delete_person, person_id)

@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import ReadAccess, RuntimeDep, ServiceDep, SingleParts
 from api.errors import ApiError
-from api.schemas import VerifyResponse, errors
+from api.schemas import MAX_ID, VerifyResponse, errors
 
 from .uploads import read_upload
 
@@ -28,7 +28,7 @@ async def verify(
     file: Annotated[UploadFile, File(description="The photo to check")],
     file2: Annotated[UploadFile | None, File(description="A second photo (instead of a person)")] = None,
     person_name: Annotated[str | None, Form(description="The enrolled person's name")] = None,
-    person_id: Annotated[int | None, Form(ge=1, description="Or the enrolled person's id")] = None,
+    person_id: Annotated[int | None, Form(ge=1, le=MAX_ID, description="Or the enrolled person's id")] = None,
     face_index: Annotated[int | None, Form(ge=0, description="Which face of `file` (default: the largest)")] = None,
 ) -> dict:
     data = await read_upload(file, runtime.settings)
