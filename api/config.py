@@ -79,7 +79,7 @@ class ApiSettings(BaseSettings):
     rate_limit_per_address: str = Field(
         "300/minute", description="Requests per client address (the limits library's notation, e.g. 10/second)."
     )
-    rate_limit_per_key: str = Field("600/minute", description="Requests per API key, whatever the address.")
+    rate_limit_per_key_holder: str = Field("600/minute", description="Requests per API key, whatever the address.")
     rate_limit_failed_keys: str = Field(
         "20/minute", description="Wrong or revoked API keys per client address before it is refused (429)."
     )
@@ -104,7 +104,7 @@ class ApiSettings(BaseSettings):
             )
         return url
 
-    @field_validator("rate_limit_per_address", "rate_limit_per_key", "rate_limit_failed_keys")
+    @field_validator("rate_limit_per_address", "rate_limit_per_key_holder", "rate_limit_failed_keys")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
         from limits import parse_many

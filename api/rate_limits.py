@@ -36,7 +36,7 @@ class RateLimiter:
         self.enabled = settings.rate_limit_enabled
         self._limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage_uri))
         self.per_address = parse_many(settings.rate_limit_per_address)
-        self.per_key = parse_many(settings.rate_limit_per_key)
+        self.per_key = parse_many(settings.rate_limit_per_key_holder)
         self.failed_keys = parse_many(settings.rate_limit_failed_keys)
 
     def _retry_after(self, limit: RateLimitItem, *identifiers: str) -> int:

@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                "API_KEYS_ENABLED": "true", "MODEL_SOURCE": "packaged",
                # The hostile share includes wrong keys: keep the soak's own address from being shut out.
                "RATE_LIMIT_FAILED_KEYS": "100000/minute", "RATE_LIMIT_PER_ADDRESS": "100000/minute",
-               "RATE_LIMIT_PER_KEY": "100000/minute"}
+               "RATE_LIMIT_PER_KEY_HOLDER": "100000/minute"}
         app = "tests.fake_app:app" if args.fake else "api.main:app"
         command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
                    "--workers", str(args.workers), "--log-level", "warning"]

@@ -217,7 +217,7 @@ def test_requests_are_throttled_per_address_and_per_key(tmp_path):
     with running(tmp_path, rate_limit_per_address="5/minute") as api:
         statuses = [api["client"].get("/stats", headers=api["read"]).status_code for _ in range(6)]
         assert statuses == [200] * 5 + [429]
-    with running(tmp_path, rate_limit_per_key="2/minute") as api:
+    with running(tmp_path, rate_limit_per_key_holder="2/minute") as api:
         assert [api["client"].get("/stats", headers=api["read"]).status_code for _ in range(3)] == [200, 200, 429]
         assert api["client"].get("/stats", headers=api["admin"]).status_code == 200
 
