@@ -9,7 +9,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
-from api.errors import ApiError
+from api.errors import ApiError, retry_later
 from api.rate_limits import client_address
 from api.runtime import Runtime
 from api.security import allows, find_key
@@ -31,7 +31,7 @@ def get_service(runtime: RuntimeDep) -> FaceService:
     if runtime.service is None:
         if runtime.load_error:
             raise ApiError(503, "The models failed to load; see the server log")
-        raise ApiError(503, "The models are still loading; try again shortly")
+        raise retry_later("The models are still loading; try again shortly", runtime.settings.retry_after_seconds)
     return runtime.service
 
 

@@ -113,6 +113,21 @@ def test_a_frozen_database_answers_503_within_the_timeouts(tmp_path):
             assert time.monotonic() - started < 8
 
 
+def test_still_loading_is_503_with_retry_after(tmp_path):
+    loaded = threading.Event()
+
+    class SlowToLoad(FakePipeline):
+        embedder = property(lambda self: loaded.wait(10) and FakePipeline.embedder)
+
+    settings = ApiSettings(database_url=f"sqlite:///{tmp_path / 'api.db'}", model_source="packaged",
+                           api_keys_enabled=False, retry_after_seconds=9)
+    with TestClient(create_app(settings, pipeline=SlowToLoad()), raise_server_exceptions=False) as client:
+        loading = client.post("/analyze", files=photo())
+        assert_error(loading, 503, "loading")
+        assert loading.headers["retry-after"] == "9"
+        loaded.set()
+
+
 def test_ready_tells_the_public_only_ready_or_not(tmp_path):
     with running(tmp_path) as api:
         public = api["client"].get("/ready")
