@@ -3,10 +3,14 @@ SQLite and on a fresh MariaDB database; fast (the fake pipeline, no TensorFlow).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pymysql
 import pytest
@@ -22,6 +26,7 @@ from api.services.names import clean_name, name_key
 from api.services.served_models import PackagedModels
 from tests.fake_pipeline import FakePipeline
 
+ROOT = Path(__file__).resolve().parents[1]
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root"}
 
 
@@ -171,3 +176,36 @@ def test_statement_timeout_stops_a_long_query(database_url):
         assert time.monotonic() - started < 3
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("how", ["start-up", "alembic-cli"])
+def test_migration_0002_keeps_every_row_on_sqlite(tmp_path, how):
+    """SQLite rebuilds ``persons`` to add AUTOINCREMENT: with foreign keys on, dropping the old table
+    would cascade to every face. Both ways of migrating must keep them."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    alembic = [sys.executable, "-m", "alembic", "-c", str(ROOT / "alembic.ini")]
+    subprocess.run([*alembic, "upgrade", "0001"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO persons (id, name, name_key, created_at) VALUES "
+                                "(1, 'Ann', 'ann', '2026-01-01'), (2, 'Bob', 'bob', '2026-01-01')"))
+        connection.execute(text("INSERT INTO face_embeddings (person_id, vector, dim, embedder_version, image_sha256, "
+                                "face_index, box_x, box_y, box_width, box_height, created_at) VALUES "
+                                "(2, x'00', 1, 'v', 'sha', 0, 0, 0, 1, 1, '2026-01-01')"))
+        connection.execute(text("DELETE FROM persons WHERE id = 1"))
+    if how == "start-up":
+        upgrade_database(engine)
+    else:
+        subprocess.run([*alembic, "upgrade", "head"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
+    sessions = make_session_factory(engine)
+    with sessions() as session:
+        assert session.scalar(text("SELECT count(*) FROM face_embeddings")) == 1
+        assert session.scalar(text("SELECT version_num FROM alembic_version")) == "0002"
+    with sessions.begin() as session:
+        session.execute(delete(Person).where(Person.id == 2))
+        carl = Person(name="Carl", name_key="carl")
+        session.add(carl)
+        session.flush()
+        assert carl.id == 3  # neither 1 nor 2 comes back
+    engine.dispose()

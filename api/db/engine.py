@@ -130,7 +130,7 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
             connection.execute(text("SELECT RELEASE_LOCK('face_api_migrate')"))
 
 
-def _migration_engine(engine: Engine) -> Engine:
+def migration_engine(engine: Engine) -> Engine:
     """On MySQL/MariaDB, an engine without read or statement timeout: an ALTER of a big table, or the
     wait for another worker's migration lock, may rightly take longer than any request should."""
     if engine.url.get_backend_name() == "sqlite":
@@ -139,7 +139,7 @@ def _migration_engine(engine: Engine) -> Engine:
 
 
 @contextlib.contextmanager
-def _migration_connection(engine: Engine) -> Iterator[Connection]:
+def migration_connection(engine: Engine) -> Iterator[Connection]:
     """One transaction for the migrations; on SQLite with foreign keys off, as SQLite asks of table
     rebuilds (dropping the old ``persons`` with them on would cascade to every face)."""
     if engine.url.get_backend_name() != "sqlite":
@@ -167,9 +167,9 @@ def upgrade_database(engine: Engine) -> None:
 
     config = Config(str(ALEMBIC_INI))
     config.set_main_option("script_location", str(ROOT / "api" / "migrations"))
-    migrator = _migration_engine(engine)
+    migrator = migration_engine(engine)
     try:
-        with _migration_lock(migrator), _migration_connection(migrator) as connection:
+        with _migration_lock(migrator), migration_connection(migrator) as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     finally:
