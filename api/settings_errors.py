@@ -28,9 +28,22 @@ def describe(exc: ValidationError, prefix: str = "") -> str:
     return "; ".join(parts)
 
 
+def _stop_supervisor() -> None:
+    """Under ``uvicorn --workers N`` each worker is a multiprocessing child, and uvicorn restarts a
+    dead one for ever; with a bad setting every restart fails alike, so stop the supervisor too."""
+    import multiprocessing
+    import os
+    import signal
+
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.pid:
+        os.kill(parent.pid, signal.SIGTERM)
+
+
 def fail(message: str) -> None:
     """Print ``error: message`` and exit 2."""
     print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    _stop_supervisor()
     raise SystemExit(EXIT_USAGE)
 
 

@@ -306,6 +306,15 @@ def test_the_api_refuses_bad_settings_at_start_with_one_line():
         assert len(lines) == 1 and variable in lines[0] and "Traceback" not in done.stderr
 
 
+def test_uvicorn_with_workers_stops_on_a_bad_setting_instead_of_respawning():
+    done = subprocess.run([sys.executable, "-m", "uvicorn", "api.main:app", "--port", "0", "--workers", "2"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "FACE_DETECTOR": "bogus"})
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert errors and all("FACE_DETECTOR='bogus'" in line for line in errors)
+    assert len(errors) <= 2 and "Traceback" not in done.stderr  # one line per worker, no respawn loop
+
+
 def test_unsupported_database_url_is_refused_by_the_settings():
     with pytest.raises(ValueError, match="unsupported database"):
         ApiSettings(database_url="postgresql://u:p@db/x")
