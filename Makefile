@@ -7,7 +7,7 @@ REQUIREMENTS := requirements.api.txt requirements.trainer.txt requirements.dev.t
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install test lint bench-lfw bench-latency bench-age-gender bench-age-gender-features bench-api up down stack-status
+.PHONY: install test lint fuzz bench-lfw bench-latency bench-age-gender bench-age-gender-features bench-api up down stack-status
 
 # Reinstalls only when a requirements file changed since the last install.
 $(STAMP): $(REQUIREMENTS)
@@ -25,6 +25,11 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+
+# Schemathesis against a live uvicorn (fake pipeline): FUZZ_EXAMPLES inputs per operation and mode.
+FUZZ_EXAMPLES ?= 300
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/test_api_fuzz.py -q
 
 bench-lfw: $(STAMP)
 	$(PY) -m benchmarks.lfw --data ../shared/data/lfw

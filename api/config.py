@@ -7,11 +7,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[1]
 """The repository root: relative SQLite paths are taken from here, not from the working directory."""
+
+SUPPORTED_BACKENDS = ("sqlite", "mysql", "mariadb")
 
 
 class ApiSettings(BaseSettings):
@@ -68,12 +70,81 @@ class ApiSettings(BaseSettings):
         30.0, ge=0, description="How often the production aliases are checked (0: never)."
     )
 
+    # Reliability: database timeouts, capacity limits, rate limits (README "Reliability").
+    database_connect_timeout_seconds: float = Field(
+        5.0, gt=0, description="Seconds to open a database connection (503 beyond)."
+    )
+    database_read_timeout_seconds: float = Field(
+        15.0, gt=0, description="Seconds to wait for any one database reply (MySQL/MariaDB socket timeout)."
+    )
+    database_statement_timeout_seconds: float = Field(
+        10.0, gt=0, description="Longest statement the server may run (MariaDB max_statement_time); SQLite's "
+        "busy wait for a lock."
+    )
+    database_pool_timeout_seconds: float = Field(
+        5.0, gt=0, description="Seconds to wait for a free pooled connection (503 beyond)."
+    )
+    retry_after_seconds: int = Field(5, ge=1, description="Retry-After sent with every 503.")
+    api_key_cache_seconds: float = Field(
+        60.0, ge=0, description="A verified key is trusted this long without the database (0: always ask it)."
+    )
+    max_concurrent_inferences: int = Field(
+        2, ge=1, description="Photos decoded and analysed at once per worker process; more wait in a queue."
+    )
+    inference_queue_seconds: float = Field(
+        10.0, ge=0, description="How long a photo may wait for a free slot before a 503."
+    )
+    max_decode_bytes: int = Field(
+        640 * 1024 * 1024, ge=1, description="Estimated memory to decode one photo above which it is refused (422)."
+    )
+    rate_limit_enabled: bool = Field(True, description="Throttle requests per client address and per API key.")
+    rate_limit_per_address: str = Field(
+        "300/minute", description="Requests per client address (the limits library's notation, e.g. 10/second)."
+    )
+    rate_limit_per_key_holder: str = Field("600/minute", description="Requests per API key, whatever the address.")
+    rate_limit_failed_keys: str = Field(
+        "20/minute", description="Wrong or revoked API keys per client address before it is refused (429)."
+    )
+    rate_limit_storage_uri: str = Field(
+        "memory://", description="Where the counters live: memory:// is per worker process; redis://... shared."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, url: str) -> str:
+        """Only the backends we ship drivers and migrations for; anything else is a one-line error."""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(url).get_backend_name()
+        except ArgumentError:
+            raise ValueError("not a database URL (e.g. sqlite:///data/face_api.db)") from None
+        if backend not in SUPPORTED_BACKENDS:
+            raise ValueError(
+                f"unsupported database {backend!r}: use sqlite:///PATH or mysql+pymysql://USER:PASSWORD@HOST/DB"
+            )
+        return url
+
+    @field_validator("rate_limit_per_address", "rate_limit_per_key_holder", "rate_limit_failed_keys")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"not a rate limit: {value!r} (e.g. 300/minute)") from None
+        return value
+
     def resolved_database_url(self) -> str:
         """The database URL with a relative SQLite path made absolute and its folder created."""
         return resolve_database_url(self.database_url)
 
 
-def resolve_database_url(url: str) -> str:
+def resolve_database_url(url: str, create_folder: bool = True) -> str:
+    """``url`` with a relative SQLite path made absolute; its folder is created unless ``create_folder``
+    is false, when a missing folder is a :class:`MissingDatabaseError` (tools that only read)."""
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
@@ -82,8 +153,15 @@ def resolve_database_url(url: str) -> str:
     path = Path(parsed.database)
     if not path.is_absolute():
         path = ROOT / path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if create_folder:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    elif not path.is_file():
+        raise MissingDatabaseError(f"no database at {path} (check DATABASE_URL)")
     return parsed.set(database=str(path)).render_as_string(hide_password=False)
+
+
+class MissingDatabaseError(Exception):
+    """A SQLite database that should already exist does not."""
 
 
 @lru_cache(maxsize=1)

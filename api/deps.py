@@ -9,7 +9,8 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from api.errors import ApiError
+from api.errors import ApiError, retry_later
+from api.rate_limits import client_address
 from api.runtime import Runtime
 from api.security import allows, find_key
 from api.services.faces import FaceService
@@ -31,7 +32,7 @@ def get_service(runtime: RuntimeDep) -> FaceService:
     if runtime.service is None:
         if runtime.load_error:
             raise ApiError(503, "The models failed to load; see the server log")
-        raise ApiError(503, "The models are still loading; try again shortly")
+        raise retry_later("The models are still loading; try again shortly", runtime.settings.retry_after_seconds)
     return runtime.service
 
 
@@ -70,27 +71,50 @@ HeaderKey = Annotated[str | None, Security(api_key_header)]
 BearerKey = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
 
 
-def _check_key(runtime: Runtime, key: str | None, needed: str) -> None:
+def key_role(runtime: Runtime, key: str) -> str | None:
+    """The role of an active ``key`` (None if unknown or revoked): from the recently verified keys,
+    else from the database (whose faults propagate: the handler answers 503)."""
+    role = runtime.verified_keys.get(key)
+    if role is not None:
+        return role
+    with runtime.session_factory() as session:
+        row = find_key(session, key)
+        role = row.role if row is not None else None
+    if role is not None:
+        runtime.verified_keys.put(key, role)
+    return role
+
+
+def _check_key(request: Request, runtime: Runtime, key: str | None, needed: str) -> None:
     if not runtime.settings.api_keys_enabled:
         return
     if not key:
         raise ApiError(401, "Missing API key: send it in the X-API-Key header or as Authorization: Bearer <key>")
-    with runtime.session_factory() as session:
-        row = find_key(session, key)
-        role = row.role if row is not None else None
+    role = key_role(runtime, key)
     if role is None:
+        request.app.state.rate_limiter.note_failed_key(client_address(request.scope))
         raise ApiError(401, "Invalid or revoked API key")
     if not allows(role, needed):
         raise ApiError(403, f"This API key is {role}; this endpoint needs an {needed} key")
 
 
-def require_read(runtime: RuntimeDep, key: HeaderKey, credentials: BearerKey) -> None:
-    _check_key(runtime, presented_key(key, credentials), "read")
+def require_read(request: Request, runtime: RuntimeDep, key: HeaderKey, credentials: BearerKey) -> None:
+    _check_key(request, runtime, presented_key(key, credentials), "read")
 
 
-def require_admin(runtime: RuntimeDep, key: HeaderKey, credentials: BearerKey) -> None:
-    _check_key(runtime, presented_key(key, credentials), "admin")
+def require_admin(request: Request, runtime: RuntimeDep, key: HeaderKey, credentials: BearerKey) -> None:
+    _check_key(request, runtime, presented_key(key, credentials), "admin")
+
+
+async def single_form_parts(request: Request) -> None:
+    """422 when a form field comes more than once: otherwise the last ``file`` part silently wins."""
+    form = await request.form()
+    for name in dict.fromkeys(form.keys()):
+        count = len(form.getlist(name))
+        if count > 1:
+            raise ApiError(422, f"{name}: sent {count} times; send each form field once")
 
 
 ReadAccess = Depends(require_read)
 AdminAccess = Depends(require_admin)
+SingleParts = Depends(single_form_parts)

@@ -8,6 +8,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from face_pipeline.errors import (
@@ -27,11 +28,31 @@ NO_FACE = "No face detected in the image"
 class ApiError(Exception):
     """An answer for the client: status, one-line message and optional extra fields."""
 
-    def __init__(self, status_code: int, message: str, **extra: object) -> None:
+    def __init__(self, status_code: int, message: str, headers: dict[str, str] | None = None, **extra: object) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.message = message
+        self.headers = headers
         self.extra = extra
+
+
+DATABASE_UNAVAILABLE = "The database is not reachable right now; try again shortly"
+
+
+def retry_later(message: str, retry_after: int) -> ApiError:
+    """A 503 the client should retry: says when, in Retry-After."""
+    return ApiError(503, message, headers={"Retry-After": str(retry_after)})
+
+
+def is_database_fault(exc: BaseException) -> bool:
+    """The database is down, frozen or overloaded (not a bug of ours): connection refused or lost,
+    a timeout, a full pool, a statement killed for running too long."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def error_response(status_code: int, message: str, headers: dict[str, str] | None = None, **extra) -> JSONResponse:
@@ -62,7 +83,18 @@ def _validation_message(exc: RequestValidationError) -> str:
 def install_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status_code, exc.message, **exc.extra)
+        return error_response(exc.status_code, exc.message, headers=exc.headers, **exc.extra)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database_error(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        """The one place a database fault becomes a 503 with Retry-After; the driver's message (host,
+        port, SQL) goes to the log only. Anything else is our bug: re-raised to the JSON 500."""
+        retry_after = str(request.app.state.settings.retry_after_seconds)
+        if is_database_fault(exc):
+            log.warning("database unavailable in %s %s: %s", request.method, request.url.path,
+                        " ".join(str(exc).split())[:300])
+            return error_response(503, DATABASE_UNAVAILABLE, headers={"Retry-After": retry_after})
+        raise exc
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

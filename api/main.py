@@ -13,15 +13,18 @@ from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from api.config import ApiSettings, get_settings
-from api.db.engine import make_engine, make_session_factory, upgrade_database
+from api.db.engine import engine_for, make_session_factory, upgrade_database
 from api.docs import install_offline_docs
 from api.errors import install_exception_handlers
 from api.logs import configure_logging
 from api.metrics import count_database_errors
 from api.middleware import BodySizeLimitMiddleware, MetricsMiddleware, RequestIdMiddleware
 from api.query_guard import reject_unknown_query_parameters
+from api.rate_limits import RateLimiter, RateLimitMiddleware
 from api.routes import analysis, health, monitoring, persons, search, stats, verification
 from api.runtime import Runtime
+from api.security_headers import SecurityHeadersMiddleware
+from api.settings_errors import settings_or_exit
 from api.web import install_web_page
 from face_pipeline import FacePipeline
 
@@ -38,7 +41,7 @@ def create_app(settings: ApiSettings | None = None, pipeline: FacePipeline | Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not settings.api_keys_enabled:
             log.warning("API_KEYS_ENABLED=false: every endpoint is open to anyone who can reach this server")
-        engine = make_engine(settings.database_url)
+        engine = engine_for(settings)
         count_database_errors(engine)
         await run_in_threadpool(upgrade_database, engine)
         runtime = Runtime(settings=settings, engine=engine, session_factory=make_session_factory(engine))
@@ -59,17 +62,21 @@ def create_app(settings: ApiSettings | None = None, pipeline: FacePipeline | Non
         dependencies=[Depends(reject_unknown_query_parameters)],
     )
     app.state.settings = settings
+    app.state.rate_limiter = RateLimiter(settings)
     install_exception_handlers(app)
     for module in (health, monitoring, analysis, persons, verification, search, stats):
         app.include_router(module.router)
     install_offline_docs(app)
     install_web_page(app)
-    # Added last = outermost: the request id wraps everything, including the 413s; the metrics
-    # count those 413s too, and an escaped exception as a 500.
+    # Added last = outermost: the request id wraps everything, including the 413s and 429s; the
+    # metrics count those too, and an escaped exception as a 500.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(RateLimitMiddleware, limiter=app.state.rate_limiter)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app
 
 
-app = create_app()
+app = create_app(settings_or_exit(get_settings, pipeline=True))
+"""What uvicorn serves; a bad setting is one line on stderr and exit status 2, not a traceback."""

@@ -9,9 +9,12 @@ import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.capacity import InferenceSlots
 from api.config import ApiSettings
+from api.key_cache import VerifiedKeys
 from api.metrics import instrument_service
 from api.services.faces import FaceService
 from api.services.served_models import ServedModels, create_served_models
@@ -31,7 +34,19 @@ class Runtime:
     load_error: str | None = None
     started_at: float = field(default_factory=time.time)
     ready: threading.Event = field(default_factory=threading.Event)
+    verified_keys: VerifiedKeys | None = None
+    inference: InferenceSlots | None = None
     _thread: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        if self.verified_keys is None:
+            self.verified_keys = VerifiedKeys(self.settings.api_key_cache_seconds)
+        if self.inference is None:
+            self.inference = InferenceSlots(
+                self.settings.max_concurrent_inferences,
+                self.settings.inference_queue_seconds,
+                self.settings.retry_after_seconds,
+            )
 
     def start_loading(self, pipeline: FacePipeline | None = None) -> None:
         self._thread = threading.Thread(target=self._load, args=(pipeline,), name="model-loader", daemon=True)
@@ -44,14 +59,17 @@ class Runtime:
             self.served = create_served_models(self.settings, self.pipeline)
             service = FaceService.create(self.settings, self.pipeline, self.served, self.session_factory)
             instrument_service(service)
-            snapshot = service.gallery.current()
+            try:
+                people = str(service.gallery.current().size)
+            except SQLAlchemyError as exc:  # the database is down now: the gallery loads on a later request
+                people = f"not loaded yet ({type(exc).__name__})"
             self.service = service
             self.ready.set()
             log.info(
-                "models loaded in %.1f s (%s); gallery: %d people",
+                "models loaded in %.1f s (%s); gallery: %s people",
                 time.perf_counter() - started,
                 service.model_versions(),
-                snapshot.size,
+                people,
             )
         except Exception as exc:  # noqa: BLE001 - reported by /ready instead of killing the worker
             log.exception("loading the models failed")

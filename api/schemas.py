@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+MAX_ID = 2**31 - 1
+"""The largest id a person can have (INT on MySQL); bigger ones are 422, not a driver overflow."""
+
 
 class ErrorBody(BaseModel):
     error: str = Field(description="One line saying what was wrong")
@@ -125,6 +128,9 @@ class DeleteResponse(BaseModel):
     embeddings_removed: int
     crops_removed: int
     detections_anonymised: int
+    unknown_faces_removed: int = Field(
+        description="Unknown-face records of this person from before enrolment (their detections lose the id)"
+    )
 
 
 class DetectionCounts(BaseModel):

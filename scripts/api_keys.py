@@ -4,7 +4,8 @@
     python -m scripts.api_keys list
     python -m scripts.api_keys revoke <prefix>
 
-Uses the API's DATABASE_URL (and brings its schema up to date first)."""
+Uses the API's DATABASE_URL (and brings its schema up to date first). ``list`` and ``revoke`` need an
+existing database: a SQLite path that does not exist is an error (exit 2), never a new empty one."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ import sys
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.config import get_settings
-from api.db.engine import make_engine, make_session_factory, upgrade_database
+from api.config import MissingDatabaseError, get_settings
+from api.db.engine import engine_for, make_session_factory, upgrade_database
 from api.db.models import ApiKey, utcnow
 from api.security import ROLES, create_key
+from api.settings_errors import EXIT_USAGE, settings_or_exit
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,8 +36,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    settings = settings_or_exit(get_settings)
     try:
-        engine = make_engine(get_settings().database_url)
+        engine = engine_for(settings, create_folder=args.command == "create")
+    except MissingDatabaseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
         upgrade_database(engine)
         sessions = make_session_factory(engine)
         with sessions.begin() as session:
@@ -61,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"revoked {row.prefix} ({row.role})")
         engine.dispose()
     except SQLAlchemyError as exc:
-        print(f"error: database: {str(exc).splitlines()[0]}", file=sys.stderr)
+        print(f"error: database: {' '.join(str(exc).split())[:300]}", file=sys.stderr)
         return 1
     return 0
 

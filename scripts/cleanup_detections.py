@@ -12,9 +12,10 @@ from datetime import timedelta
 from sqlalchemy import delete
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.config import get_settings
-from api.db.engine import make_engine, make_session_factory, upgrade_database
+from api.config import MissingDatabaseError, get_settings
+from api.db.engine import engine_for, make_session_factory, upgrade_database
 from api.db.models import Detection, UnknownFace, utcnow
+from api.settings_errors import EXIT_USAGE, settings_or_exit
 
 
 def _positive_days(text: str) -> float:
@@ -40,13 +41,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.cleanup_detections", description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=_positive_days, default=30.0, help="keep this many days (default 30)")
     args = parser.parse_args(argv)
+    settings = settings_or_exit(get_settings)
     try:
-        engine = make_engine(get_settings().database_url)
+        engine = engine_for(settings, create_folder=False)
+    except MissingDatabaseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
         upgrade_database(engine)
         detections, unknowns = cleanup(make_session_factory(engine), args.days)
         engine.dispose()
     except SQLAlchemyError as exc:
-        print(f"error: database: {str(exc).splitlines()[0]}", file=sys.stderr)
+        print(f"error: database: {' '.join(str(exc).split())[:300]}", file=sys.stderr)
         return 1
     print(f"deleted {detections} detection(s) and {unknowns} unknown face(s) older than {args.days:g} days")
     return 0

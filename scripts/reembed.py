@@ -69,11 +69,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from sqlalchemy.exc import SQLAlchemyError
 
-        from api.config import ApiSettings
-        from api.db.engine import make_engine, make_session_factory
+        from api.config import ApiSettings, MissingDatabaseError
+        from api.db.engine import engine_for, make_session_factory
+        from api.settings_errors import EXIT_USAGE, settings_or_exit
         from face_pipeline import FacePipeline
 
-        engine = make_engine(args.database_url or ApiSettings().database_url)
+        overrides = {"database_url": args.database_url} if args.database_url else {}
+        settings = settings_or_exit(lambda: ApiSettings(**overrides), pipeline=True)
+        try:
+            engine = engine_for(settings, create_folder=False)
+        except MissingDatabaseError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         try:
             with engine.connect():  # a bad URL fails here, before the models load
                 pass

@@ -457,7 +457,8 @@ def _versions_line(ready_body: str) -> str:
         versions = json.loads(ready_body).get("model_versions") or {}
     except (json.JSONDecodeError, AttributeError):
         return ready_body[:300]
-    return ", ".join(f"{name}={version}" for name, version in versions.items()) or "no model versions listed"
+    listed = ", ".join(f"{name}={version}" for name, version in versions.items())
+    return listed or "(the model versions are listed by GET /ready with an X-API-Key)"
 
 
 def _redact(uri: str) -> str:

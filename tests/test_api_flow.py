@@ -83,7 +83,8 @@ def api(database_url, pipeline) -> Iterator[dict]:
 
 
 def test_ready_reports_versions_and_database(api):
-    body = api["client"].get("/ready").json()
+    assert set(api["client"].get("/ready").json()) == {"ready", "pid"}  # the public answer
+    body = api["client"].get("/ready", headers=api["read"]).json()
     assert body["ready"] is True and body["database"] == "ok"
     assert "facenet-casia" in body["model_versions"]["embedder"] and "sface" in body["model_versions"]["embedder"]
     assert body["model_versions"]["age_gender"] is None
@@ -194,6 +195,7 @@ def test_delete_person_leaves_nothing(api):
 
     deleted = client.delete(f"/persons/{bush['id']}", headers=api["admin"])
     assert deleted.status_code == 200 and deleted.json()["embeddings_removed"] == 2
+    assert deleted.json()["unknown_faces_removed"] == 0  # Bush was enrolled before he was ever seen
     assert client.get(f"/persons/{bush['id']}", headers=api["read"]).status_code == 404
     assert client.delete(f"/persons/{bush['id']}", headers=api["admin"]).status_code == 404
     with api["sessions"]() as session:

@@ -89,7 +89,9 @@ def test_make_up_serves_production_models_and_make_down_leaves_nothing(stack_env
         assert [s.name for s in services] == ["mlflow", "api"]
         assert all(s.processes() for s in services)
 
-        with urllib.request.urlopen(f"{api}/ready", timeout=30) as response:
+        # The public /ready says only ready or not; an API key shows the details.
+        ready_request = urllib.request.Request(f"{api}/ready", headers={"X-API-Key": admin_key})
+        with urllib.request.urlopen(ready_request, timeout=30) as response:
             ready = json.loads(response.read())
         # /ready names the versions that carry the alias production in the stack's own registry.
         from mlflow import MlflowClient

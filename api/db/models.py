@@ -19,6 +19,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+NameKey = String(255).with_variant(
+    mysql.VARCHAR(255, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
+"""Compared byte for byte: our rule (api/services/names.py) decides who is the same person, not the
+server's default collation, which equates accented letters and many emoji."""
+
+NO_ID_REUSE = {"sqlite_autoincrement": True}
+"""SQLite otherwise hands a deleted row's id to the next insert; a deleted person's id must stay dead."""
+
 CropBlob = LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql", "mariadb")
 """A few tens of kB per crop: over MySQL's 64 kB BLOB for large PNGs, so MEDIUMBLOB there."""
 
@@ -34,11 +43,12 @@ class Base(DeclarativeBase):
 
 class Person(Base):
     __tablename__ = "persons"
+    __table_args__ = NO_ID_REUSE
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(255), nullable=False)
-    name_key: Mapped[str] = mapped_column(String(255), nullable=False, unique=True)
-    """Case-folded name: one person per name whatever the database's collation."""
+    name_key: Mapped[str] = mapped_column(NameKey, nullable=False, unique=True)
+    """NFC, case-folded name (api/services/names.py), compared in binary: one person per key."""
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow, index=True)
 
     embeddings: Mapped[list[FaceEmbeddingRow]] = relationship(
@@ -50,7 +60,10 @@ class FaceEmbeddingRow(Base):
     """One enrolled face: the raw pipeline embedding, with what made it."""
 
     __tablename__ = "face_embeddings"
-    __table_args__ = (UniqueConstraint("person_id", "image_sha256", name="uq_face_embeddings_person_image"),)
+    __table_args__ = (
+        UniqueConstraint("person_id", "image_sha256", name="uq_face_embeddings_person_image"),
+        NO_ID_REUSE,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), nullable=False, index=True)
@@ -75,6 +88,7 @@ class FaceCrop(Base):
     """The aligned crop (PNG, lossless) an embedding was made from, to recompute it for a new embedder."""
 
     __tablename__ = "face_crops"
+    __table_args__ = NO_ID_REUSE
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     embedding_id: Mapped[int] = mapped_column(
@@ -148,3 +162,13 @@ class GalleryState(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     revision: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class AppLock(Base):
+    """Named rows a transaction updates to serialise one kind of work across threads and workers
+    (e.g. the first sighting of a stranger); the row lock lasts until that transaction ends."""
+
+    __tablename__ = "app_locks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -33,12 +33,18 @@ def run_migrations_online() -> None:
     if connection is not None:
         _configure_and_run(connection)
         return
-    from api.db.engine import make_engine
+    from api.db.engine import make_engine, migration_connection, migration_engine
 
+    # `alembic upgrade` by hand: the same kind of connection as at start-up (no request timeouts;
+    # foreign keys off on SQLite, whose table rebuilds would otherwise cascade deletes).
     engine = make_engine(get_settings().database_url)
-    with engine.begin() as connection:
-        _configure_and_run(connection)
-    engine.dispose()
+    migrator = migration_engine(engine)
+    try:
+        with migration_connection(migrator) as connection:
+            _configure_and_run(connection)
+    finally:
+        migrator.dispose()
+        engine.dispose()
 
 
 if context.is_offline_mode():

@@ -9,14 +9,14 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from api.deps import ReadAccess, RuntimeDep, ServiceDep
+from api.deps import ReadAccess, RuntimeDep, ServiceDep, SingleParts
 from api.schemas import AnalyzeResponse, errors
 from api.services.annotate import annotated_jpeg
 from api.services.faces import FaceService
 
 from .uploads import read_upload
 
-router = APIRouter(tags=["analysis"], dependencies=[ReadAccess])
+router = APIRouter(tags=["analysis"], dependencies=[ReadAccess, SingleParts])
 
 
 def analyze_to_jpeg(service: FaceService, data: bytes, top_k: int, quality: int) -> tuple[bytes, int]:
@@ -36,7 +36,7 @@ def analyze_to_jpeg(service: FaceService, data: bytes, top_k: int, quality: int)
             "description": "JSON, or with format=jpeg the photo with every face boxed and labelled "
             "(header X-Face-Count: the number of faces)",
         },
-        **errors(400, 401, 403, 413, 415, 422, 503),
+        **errors(400, 401, 403, 413, 415, 422, 429, 503),
     },
 )
 async def analyze(
@@ -49,11 +49,12 @@ async def analyze(
         Query(alias="format", description="json: the faces as JSON; jpeg: the photo with the faces drawn on it"),
     ] = "json",
 ) -> dict | Response:
-    data = await read_upload(file, runtime.settings.max_upload_bytes)
+    data = await read_upload(file, runtime.settings)
     k = runtime.settings.default_top_k if top_k is None else top_k
-    if output == "jpeg":
-        jpeg, count = await run_in_threadpool(
-            analyze_to_jpeg, service, data, k, runtime.settings.annotated_jpeg_quality
-        )
-        return Response(jpeg, media_type="image/jpeg", headers={"X-Face-Count": str(count)})
-    return await run_in_threadpool(service.analyze, data, k)
+    async with runtime.inference.slot():
+        if output == "jpeg":
+            jpeg, count = await run_in_threadpool(
+                analyze_to_jpeg, service, data, k, runtime.settings.annotated_jpeg_quality
+            )
+            return Response(jpeg, media_type="image/jpeg", headers={"X-Face-Count": str(count)})
+        return await run_in_threadpool(service.analyze, data, k)

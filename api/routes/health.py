@@ -1,20 +1,24 @@
-"""Liveness and readiness for load balancers and ``make up``."""
+"""Liveness and readiness for load balancers and ``make up``: the public answer says only ready or
+not; model versions, threshold, gallery size and errors are for callers with an API key."""
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from api.deps import RuntimeDep
+from api.deps import RuntimeDep, api_key_header, key_role
 from api.runtime import Runtime
 from api.schemas import HealthResponse
 
 router = APIRouter(tags=["health"])
+log = logging.getLogger("api")
 
 
 @router.get("/health", summary="The process is up", response_model=HealthResponse)
@@ -22,23 +26,44 @@ async def health(runtime: RuntimeDep) -> dict:
     return {"status": "ok", "uptime_s": round(time.time() - runtime.started_at, 1), "pid": os.getpid()}
 
 
-def _database_ok(runtime: Runtime) -> str | None:
+def _database_ok(runtime: Runtime) -> bool:
     try:
         with runtime.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
-        return f"{type(exc).__name__}: {exc}".splitlines()[0]
-    return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"; the log has why
+        log.warning("readiness: the database did not answer: %s", " ".join(str(exc).split())[:300])
+        return False
+    return True
 
 
-@router.get("/ready", summary="Models loaded and database reachable (503 otherwise)")
-async def ready(runtime: RuntimeDep) -> JSONResponse:
-    database_error = await run_in_threadpool(_database_ok, runtime)
+def _may_see_details(runtime: Runtime, key: str | None) -> bool:
+    """Details are for operators: any valid key (or keys disabled, when everything is open anyway)."""
+    if not runtime.settings.api_keys_enabled:
+        return True
+    if not key:
+        return False
+    try:
+        return key_role(runtime, key) is not None
+    except Exception:  # noqa: BLE001 - a database fault here just means the public answer
+        return False
+
+
+@router.get(
+    "/ready",
+    summary="Models loaded and database reachable (503 otherwise); details only with an API key",
+    responses={503: {"description": "Not ready"}},
+)
+async def ready(runtime: RuntimeDep, key: Annotated[str | None, Security(api_key_header)] = None) -> JSONResponse:
+    database_ok = await run_in_threadpool(_database_ok, runtime)
     service = runtime.service
+    is_ready = service is not None and database_ok
+    status = 200 if is_ready else 503
+    if not await run_in_threadpool(_may_see_details, runtime, key):
+        return JSONResponse({"ready": is_ready, "pid": os.getpid()}, status_code=status)
     body: dict = {
-        "ready": service is not None and database_error is None,
+        "ready": is_ready,
         "models_loaded": service is not None,
-        "database": "ok" if database_error is None else database_error,
+        "database": "ok" if database_ok else "unreachable",
         "pid": os.getpid(),
     }
     if service is not None:
@@ -50,6 +75,6 @@ async def ready(runtime: RuntimeDep) -> JSONResponse:
         body["error"] = f"The models failed to load: {runtime.load_error}"
     else:
         body["error"] = "The models are still loading"
-    if database_error is not None:
+    if not database_ok:
         body["error"] = "The database is not reachable"
-    return JSONResponse(body, status_code=200 if body["ready"] else 503)
+    return JSONResponse(body, status_code=status)

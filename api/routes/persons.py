@@ -10,9 +10,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
 from api.db.models import Detection, FaceCrop, FaceEmbeddingRow, Person
-from api.deps import AdminAccess, ReadAccess, RuntimeDep, ServiceDep, SessionDep
+from api.deps import AdminAccess, ReadAccess, RuntimeDep, ServiceDep, SessionDep, SingleParts
 from api.errors import ApiError
-from api.schemas import DeleteResponse, PersonDetails, RegisterResponse, errors
+from api.schemas import MAX_ID, DeleteResponse, PersonDetails, RegisterResponse, errors
 
 from .uploads import read_upload
 
@@ -26,12 +26,12 @@ def iso(value) -> str | None:  # noqa: ANN001 - datetime or None
 @router.post(
     "/register",
     summary="Enroll a person from a photo with exactly one face (or choose one with face_index)",
-    dependencies=[AdminAccess],
+    dependencies=[AdminAccess, SingleParts],
     status_code=201,
     response_model=RegisterResponse,
     responses={
         200: {"model": RegisterResponse, "description": "Photo already enrolled"},
-        **errors(400, 401, 403, 413, 415, 422, 503),
+        **errors(400, 401, 403, 413, 415, 422, 429, 503),
     },
 )
 async def register(
@@ -41,8 +41,9 @@ async def register(
     person_name: Annotated[str, Form(description="The person's name (new or already enrolled)")],
     face_index: Annotated[int | None, Form(ge=0, description="Which face (left to right) if several")] = None,
 ) -> JSONResponse:
-    data = await read_upload(file, runtime.settings.max_upload_bytes)
-    answer, added = await run_in_threadpool(service.register, data, person_name, face_index)
+    data = await read_upload(file, runtime.settings)
+    async with runtime.inference.slot():
+        answer, added = await run_in_threadpool(service.register, data, person_name, face_index)
     return JSONResponse(answer, status_code=201 if added else 200)
 
 
@@ -92,7 +93,7 @@ def _person_details(session, person_id: int) -> dict:  # noqa: ANN001 - Session
     response_model=PersonDetails,
     responses=errors(401, 404),
 )
-async def get_person(session: SessionDep, person_id: Annotated[int, Path(ge=1)]) -> dict:
+async def get_person(session: SessionDep, person_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> dict:
     return await run_in_threadpool(_person_details, session, person_id)
 
 
@@ -103,5 +104,5 @@ async def get_person(session: SessionDep, person_id: Annotated[int, Path(ge=1)])
     response_model=DeleteResponse,
     responses=errors(401, 403, 404),
 )
-async def delete_person(service: ServiceDep, person_id: Annotated[int, Path(ge=1)]) -> dict:
+async def delete_person(service: ServiceDep, person_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> dict:
     return await run_in_threadpool(service.delete_person, person_id)

@@ -9,17 +9,21 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 
 from api.db.models import FaceEmbeddingRow, Person
-from api.deps import ReadAccess, RuntimeDep, ServiceDep, SessionDep
+from api.deps import ReadAccess, RuntimeDep, ServiceDep, SessionDep, SingleParts
 from api.schemas import FaceSearchResponse, NameSearchResponse, errors
+from api.services.names import search_key
 
 from .persons import iso
 from .uploads import read_upload
 
 router = APIRouter(tags=["search"], dependencies=[ReadAccess])
 
+MAX_PAGE = 1_000_000
+"""Far beyond any gallery; keeps the row offset inside every database's integer range."""
+
 
 def _search_names(session, name: str, page: int, page_size: int) -> dict:  # noqa: ANN001 - Session
-    condition = Person.name_key.contains(" ".join(name.split()).casefold(), autoescape=True)
+    condition = Person.name_key.contains(search_key(name), autoescape=True)
     total = session.execute(select(func.count()).select_from(Person).where(condition)).scalar_one()
     faces = (
         select(FaceEmbeddingRow.person_id, func.count().label("faces"))
@@ -55,7 +59,7 @@ def _search_names(session, name: str, page: int, page_size: int) -> dict:  # noq
 async def search_by_name(
     session: SessionDep,
     name: Annotated[str, Query(max_length=255, description="Text the name contains (empty: everyone)")] = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"1 to {MAX_PAGE:,}")] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict:
     return await run_in_threadpool(_search_names, session, name, page, page_size)
@@ -65,7 +69,8 @@ async def search_by_name(
     "/search",
     summary="The enrolled people most similar to the face in a photo",
     response_model=FaceSearchResponse,
-    responses=errors(400, 401, 413, 415, 422, 503),
+    dependencies=[SingleParts],
+    responses=errors(400, 401, 413, 415, 422, 429, 503),
 )
 async def search_by_face(
     runtime: RuntimeDep,
@@ -74,5 +79,6 @@ async def search_by_face(
     top_k: Annotated[int, Query(ge=1, le=100)] = 5,
     face_index: Annotated[int | None, Form(ge=0)] = None,
 ) -> dict:
-    data = await read_upload(file, runtime.settings.max_upload_bytes)
-    return await run_in_threadpool(service.search_photo, data, top_k, face_index)
+    data = await read_upload(file, runtime.settings)
+    async with runtime.inference.slot():
+        return await run_in_threadpool(service.search_photo, data, top_k, face_index)

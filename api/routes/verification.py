@@ -9,14 +9,14 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from api.deps import ReadAccess, RuntimeDep, ServiceDep
+from api.deps import ReadAccess, RuntimeDep, ServiceDep, SingleParts
 from api.errors import ApiError
-from api.schemas import MeVerifyResponse, VerifyResponse, errors
+from api.schemas import MAX_ID, MeVerifyResponse, VerifyResponse, errors
 from api.services.me import verify_me
 
 from .uploads import read_upload
 
-router = APIRouter(tags=["verification"], dependencies=[ReadAccess])
+router = APIRouter(tags=["verification"], dependencies=[ReadAccess, SingleParts])
 
 
 def _the_photo(file: UploadFile | None, image: UploadFile | None) -> tuple[UploadFile, str]:
@@ -36,7 +36,7 @@ def _the_photo(file: UploadFile | None, image: UploadFile | None) -> tuple[Uploa
     response_model=VerifyResponse,
     responses={
         200: {"model": MeVerifyResponse, "description": "The verdict (with is_me when ME_PERSON was checked)"},
-        **errors(400, 401, 404, 409, 413, 415, 422, 503),
+        **errors(400, 401, 404, 409, 413, 415, 422, 429, 503),
     },
 )
 async def verify(
@@ -46,21 +46,23 @@ async def verify(
     image: Annotated[UploadFile | None, File(description="The photo to check (another name for file)")] = None,
     file2: Annotated[UploadFile | None, File(description="A second photo (instead of a person)")] = None,
     person_name: Annotated[str | None, Form(description="The enrolled person's name")] = None,
-    person_id: Annotated[int | None, Form(ge=1, description="Or the enrolled person's id")] = None,
+    person_id: Annotated[int | None, Form(ge=1, le=MAX_ID, description="Or the enrolled person's id")] = None,
     face_index: Annotated[int | None, Form(ge=0, description="Which face of the photo (default: the largest)")] = None,
 ) -> dict | JSONResponse:
-    limit = runtime.settings.max_upload_bytes
     photo, field = _the_photo(file, image)
-    data = await read_upload(photo, limit, field=field)
+    data = await read_upload(photo, runtime.settings, field=field)
     if file2 is not None:
         if person_name is not None or person_id is not None:
             raise ApiError(422, "send either a person (person_name or person_id) or a second photo (file2), not both")
-        data2 = await read_upload(file2, limit, field="file2")
-        return await run_in_threadpool(service.verify_pair, data, data2)
+        data2 = await read_upload(file2, runtime.settings, field="file2")
+        async with runtime.inference.slot():
+            return await run_in_threadpool(service.verify_pair, data, data2)
     if person_name is None and person_id is None:
         me_person = runtime.settings.me_person
         if not me_person:
             raise ApiError(422, "send person_name or person_id, or a second photo in file2 (or set ME_PERSON)")
-        answer = await run_in_threadpool(verify_me, service, me_person, data, face_index)
+        async with runtime.inference.slot():
+            answer = await run_in_threadpool(verify_me, service, me_person, data, face_index)
         return JSONResponse(MeVerifyResponse.model_validate(answer).model_dump(mode="json"))
-    return await run_in_threadpool(service.verify_person, data, person_name, person_id, face_index)
+    async with runtime.inference.slot():
+        return await run_in_threadpool(service.verify_person, data, person_name, person_id, face_index)

@@ -21,9 +21,10 @@ from face_pipeline import FaceEmbedding, FacePipeline
 from face_pipeline.calibrate import identify_threshold
 
 from .gallery import Gallery, bump_revision
+from .names import clean_name, name_key
 from .served_models import ServedModels
-from .unknowns import UnknownFaces
-from .vectors import normalize_rows, to_bytes
+from .unknowns import UnknownFaces, existing_person_ids
+from .vectors import from_bytes, normalize_rows, to_bytes
 
 UNKNOWN = "unknown"
 
@@ -36,19 +37,6 @@ def png_bytes(crop: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(crop).save(buffer, format="PNG", optimize=False)
     return buffer.getvalue()
-
-
-def clean_name(person_name: str) -> str:
-    name = " ".join(person_name.split())
-    if not name:
-        raise ApiError(422, "person_name must not be empty")
-    if len(name) > 255:
-        raise ApiError(422, "person_name is longer than 255 characters")
-    return name
-
-
-def name_key(name: str) -> str:
-    return name.casefold()
 
 
 @dataclass
@@ -166,6 +154,10 @@ class FaceService:
         known = [bool(m) and m[0].similarity >= threshold for m in matches]
 
         def record(session: Session) -> list[str | None]:
+            # A matched person deleted since the snapshot: that face is unknown now (no insert that
+            # fails its foreign key on every retry).
+            still_there = existing_person_ids(session, {matches[i][0].person_id for i, k in enumerate(known) if k})
+            known[:] = [k and matches[i][0].person_id in still_there for i, k in enumerate(known)]
             unknown_rows = [i for i, is_known in enumerate(known) if not is_known]
             assigned = (
                 self.unknowns.assign(session, raw[unknown_rows], threshold, snapshot.revision) if unknown_rows else []
@@ -295,6 +287,7 @@ class FaceService:
             snapshot = self.gallery.current()
             score = snapshot.best_for_person(person_info["id"], self.gallery.project(raw[None])[0])
             if score is None:
+                self._raise_if_deleted(person_info)
                 raise ApiError(
                     409, f"{person_info['name']} has no face enrolled with the current embedder; register a photo again"
                 )
@@ -325,11 +318,27 @@ class FaceService:
             "timing_ms": elapsed_ms(start),
         }
 
+    def _raise_if_deleted(self, person_info: dict) -> None:
+        """404 when the person was deleted while this request ran (not "register a photo again")."""
+        with self.session_factory() as session:
+            if session.get(Person, person_info["id"]) is None:
+                raise ApiError(404, f"No person with id {person_info['id']} (deleted)")
+
     def delete_person(self, person_id: int) -> dict:
         def work(session: Session) -> dict:
             person = session.get(Person, person_id)
             if person is None:
                 raise ApiError(404, f"No person with id {person_id}")
+            vectors = [
+                from_bytes(row.vector, row.dim)
+                for row in session.execute(
+                    select(FaceEmbeddingRow.vector, FaceEmbeddingRow.dim).where(
+                        FaceEmbeddingRow.person_id == person_id,
+                        FaceEmbeddingRow.embedder_version == self.unknowns.embedder_version,
+                    )
+                )
+            ]
+            forgotten = self.unknowns.forget(session, np.stack(vectors) if vectors else None, self.threshold)
             anonymised = session.execute(
                 update(Detection)
                 .where(Detection.person_id == person_id)
@@ -348,6 +357,7 @@ class FaceService:
                 "embeddings_removed": int(embeddings),
                 "crops_removed": int(crops),
                 "detections_anonymised": int(anonymised),
+                "unknown_faces_removed": forgotten,
             }
 
         return in_transaction(self.session_factory, work)

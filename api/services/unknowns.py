@@ -3,7 +3,11 @@ recently, so the same stranger seen again keeps the same ``unknown_...`` id.
 
 Each worker keeps the recent unknown faces in memory and, on each use, reads only the rows whose
 ``last_seen`` moved since its previous read (with an overlap for transactions that commit late), so a
-busy camera does not reload every stranger's vector on every photo."""
+busy camera does not reload every stranger's vector on every photo.
+
+Assignments are serialised across threads and worker processes by a row lock (``app_locks``) held
+until the transaction commits: without it, two requests showing the same new stranger at once each
+read "never seen" and mint two ids."""
 
 from __future__ import annotations
 
@@ -13,14 +17,28 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from api.db.models import UnknownFace, utcnow
+from api.db.models import AppLock, Detection, Person, UnknownFace, utcnow
 
 from .vectors import from_bytes, to_bytes
 
 SYNC_OVERLAP = timedelta(seconds=120)
+LOCK_NAME = "unknown_faces"
+FORGET_BATCH = 5000
+
+
+def existing_person_ids(session: Session, person_ids: set[int]) -> set[int]:
+    """Which of ``person_ids`` are still enrolled (one may be deleted while a request runs)."""
+    if not person_ids:
+        return set()
+    return set(session.execute(select(Person.id).where(Person.id.in_(sorted(person_ids)))).scalars())
+
+
+def take_lock(session: Session, now: datetime) -> None:
+    """Row-lock the unknown faces until this transaction ends (a write: SQLite's writer lock too)."""
+    session.execute(update(AppLock).where(AppLock.name == LOCK_NAME).values(taken_at=now))
 
 
 def new_unknown_id() -> str:
@@ -79,6 +97,7 @@ class UnknownFaces:
             return []
         now = utcnow()
         with self._lock:
+            take_lock(session, now)
             if revision != self._revision:
                 self._cache.clear()
                 self._synced_at = None
@@ -120,3 +139,36 @@ class UnknownFaces:
                 assigned.append(unknown_id)
             session.flush()
         return assigned
+
+    def forget(self, session: Session, raw: np.ndarray | None, threshold: float) -> int:
+        """Delete every unknown face that looks like one of ``raw`` (a person being deleted: their
+        sightings from before enrolment), and clear that id from past detections; returns the count."""
+        if raw is None or len(raw) == 0:
+            return 0
+        with self._lock:
+            take_lock(session, utcnow())
+            templates = self._project(raw)
+            doomed: list[str] = []
+            last_id = ""
+            while True:
+                rows = session.execute(
+                    select(UnknownFace.id, UnknownFace.vector, UnknownFace.dim)
+                    .where(UnknownFace.embedder_version == self.embedder_version, UnknownFace.id > last_id)
+                    .order_by(UnknownFace.id)
+                    .limit(FORGET_BATCH)
+                ).all()
+                if not rows:
+                    break
+                last_id = rows[-1].id
+                same_dim = [r for r in rows if r.dim == templates.shape[1]]
+                if same_dim:
+                    vectors = self._project(np.stack([from_bytes(r.vector, r.dim) for r in same_dim]))
+                    best = (vectors @ templates.T).max(axis=1)
+                    doomed.extend(r.id for r, score in zip(same_dim, best) if score >= threshold)
+            for start in range(0, len(doomed), 500):
+                chunk = doomed[start : start + 500]
+                session.execute(update(Detection).where(Detection.unknown_id.in_(chunk)).values(unknown_id=None))
+                session.execute(delete(UnknownFace).where(UnknownFace.id.in_(chunk)))
+            for unknown_id in doomed:
+                self._cache.pop(unknown_id, None)
+        return len(doomed)

@@ -1,0 +1,44 @@
+"""A stand-in for the TensorFlow pipeline, for fast API tests: byte 0 of the "photo" is the face
+count, the rest seeds the embeddings (the same bytes are the same face), and a photo whose byte 1
+is ``SLOW`` takes a while, to hold an inference slot."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from api.services.vectors import normalize_rows
+
+SLOW = 0xFF
+
+
+class FakeEmbedder:
+    full_version = "fake:1"
+    dim = 8
+
+
+class FakePipeline:
+    threshold = 0.5
+    embedder = FakeEmbedder()
+    versions = {"detector": "fake", "embedder": "fake:1"}
+    slow_seconds = 1.0
+
+    def load(self, data: bytes) -> bytes:
+        return data
+
+    def process(self, data: bytes):  # noqa: ANN201 - list of FaceEmbedding
+        from face_pipeline import BoundingBox, Face, FaceEmbedding
+
+        if len(data) > 1 and data[1] == SLOW:
+            time.sleep(self.slow_seconds)
+        rng = np.random.default_rng(list(data[1:]) or [0])
+        landmarks = {n: (1.0, 1.0) for n in ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")}
+        return [
+            FaceEmbedding(
+                face=Face(box=BoundingBox(100 * i, 0, 50, 50), confidence=0.99, landmarks=landmarks),
+                crop=np.zeros((160, 160, 3), np.uint8),
+                embedding=normalize_rows(rng.normal(size=8))[0],
+            )
+            for i in range(data[0])
+        ]
