@@ -379,7 +379,10 @@ def main(argv: list[str] | None = None) -> int:
     pipeline = None
     for name in names:
         started = time.perf_counter()
-        pipeline = FacePipeline(PipelineSettings(detector=name), embedder=pipeline.embedder if pipeline else None)
+        # The detector and FaceNet study: FaceNet alone (on its TensorFlow runtime, as this report has
+        # always measured it); the served fused path against the peer is benchmarks.latency_peer.
+        settings = PipelineSettings(detector=name, embedder="facenet", embedder_runtime="tensorflow")
+        pipeline = FacePipeline(settings, embedder=pipeline.embedder if pipeline else None)
         report.setdefault("load_seconds", {})[name] = round(time.perf_counter() - started, 2)
         report["detectors"][name] = bench_detector(name, pipeline, images, args.runs, args.warmup)
     crop = pipeline.align(images["250x250"], pipeline.detect(images["250x250"])[0])

@@ -37,12 +37,13 @@ def test_baselines_registered_promoted_and_served(tmp_path, monkeypatch, capsys,
 
     for module in [m for m in sys.modules if m == "training" or m.startswith("training.")]:
         monkeypatch.delitem(sys.modules, module)  # serve as the API does: without the trainer's code
-    served = RegistryModels(uri, tmp_path / "cache", refresh_seconds=0, embedder_version=pipeline.embedder.full_version)
+    served = RegistryModels(uri, tmp_path / "cache", refresh_seconds=0, embedder_version=pipeline.embedder.full_version,
+                            attribute_embedder_version=pipeline.embedder.attribute_version)
     try:
         assert served.versions()["age_gender"] == "age-gender:1" and served.match_threshold() is not None
         faces = [pipeline.process(pipeline.load(lfw_image(name, 1)))[0] for name in ("Jennifer_Aniston", "Tony_Blair")]
         crops = np.stack([f.crop for f in faces])
-        embeddings = np.stack([f.embedding for f in faces])
+        embeddings = np.stack([f.attribute_vector for f in faces])  # FaceNet's own, as the API hands it
         features = np.stack([f.features for f in faces])
         (age_a, gender_a, conf_a), (age_b, gender_b, conf_b) = served.predict_age_gender(crops, embeddings, features)
         assert gender_a == "female" and gender_b == "male" and 0.5 <= conf_a <= 1 and 0.5 <= conf_b <= 1

@@ -69,6 +69,7 @@ def test_log_dataset_info_records_a_dataset_input_and_the_params(tmp_path):
     client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     mlflow.set_tracking_uri(client.tracking_uri)
     try:
+        mlflow.set_experiment("dataset-inputs")  # not an experiment another test left active elsewhere
         with mlflow.start_run() as run:
             log_dataset_info(dataset_info(tmp_path / "lfw" / "images", ["A/1.jpg", "A/2.jpg", "B/1.jpg"]))
     finally:

@@ -143,7 +143,9 @@ model never depends on (or collides with) a ``training`` package in the serving 
 def shipped_class(cls: type) -> type:
     """``cls`` as defined by this file imported under :data:`SHIPPED_MODULE`."""
     module = sys.modules.get(SHIPPED_MODULE)
-    if module is None:
+    # A model loaded earlier in this process may have imported ITS shipped copy under this name
+    # (an older version of this file): log with this file's classes, never that copy's.
+    if module is None or Path(getattr(module, "__file__", "") or "").resolve() != Path(__file__).resolve():
         spec = importlib.util.spec_from_file_location(SHIPPED_MODULE, Path(__file__))
         module = importlib.util.module_from_spec(spec)
         sys.modules[SHIPPED_MODULE] = module

@@ -8,7 +8,7 @@ General 1:1 verifier (registered as ``face-verifier``)::
   largest coordinate gap; see ``training.pyfunc_models.pair_features``) fitted on pairs of the
   training identities; its output is a calibrated probability of "same person" (checked with a
   reliability plot and the Brier score on held-out identities) and the decision threshold is
-  chosen on validation pairs. Model input: ``(N, 1024)`` = two raw embeddings side by side.
+  chosen on validation pairs. Model input: ``(N, 2d)`` = two raw embeddings side by side.
 
 Personal verifier (registered as ``verifier-<name>``, the "me / not me" case)::
 
@@ -160,7 +160,7 @@ def run_general(args: argparse.Namespace, pipeline=None, settings: TrainerSettin
         joblib.dump(classifier, joblib_path)
         mlflow.log_artifacts(str(out), artifact_path="report")
         metadata = {"kind": "pair-verifier", "threshold": float(threshold), "embedder": pipeline.embedder.full_version,
-                    "input": "(N,1024) float32: [raw embedding a | raw embedding b]", "output": "P(same person)"}
+                    "input": "(N,2d) float32: [raw embedding a | raw embedding b]", "output": "P(same person)"}
         info = log_pyfunc(PairVerifierModel(), {"classifier": str(joblib_path)}, data["test"][0][:3], metadata)
         version = None
         if not args.no_register:
