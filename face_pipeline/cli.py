@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from pydantic import ValidationError
+
     from .config import PipelineSettings
     from .errors import FacePipelineError
     from .images import load_image
@@ -43,6 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         pipeline = FacePipeline(settings)
     except FacePipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ValidationError as exc:  # a bad FACE_* variable: name it, in one line
+        wrong = "; ".join(f"FACE_{'_'.join(str(p) for p in e.get('loc', ())).upper()}={e.get('input')!r}: "
+                          f"{e.get('msg', 'invalid value')}" for e in exc.errors())
+        print(f"error: {wrong}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
     if args.command == "detect":

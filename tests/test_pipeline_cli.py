@@ -72,3 +72,13 @@ def test_truncated_and_oversized_images_fail_cleanly(tmp_path, data_dir):
     Image.new("L", (8000, 8000)).save(bomb, optimize=True)
     result = run_cli("detect", bomb)
     assert result.returncode == 2 and "limit" in result.stderr
+
+
+@pytest.mark.parametrize(("variable", "value"), [("FACE_MAX_PIXELS", "abc"), ("FACE_DETECTOR", "bogus"),
+                                                 ("FACE_FUSION_WEIGHT", "1.5")])
+def test_bad_setting_is_one_line_naming_it(variable, value, data_dir):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", variable: value}
+    result = subprocess.run([sys.executable, "-m", "face_pipeline", "detect", str(lfw_image("Colin_Powell", 1))],
+                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and variable in lines[0] and "Traceback" not in result.stderr
