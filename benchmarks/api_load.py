@@ -71,6 +71,40 @@ def wait_ready(base: str, process: subprocess.Popen, timeout: float = 300.0, hea
     raise SystemExit(f"error: the API was not ready within {timeout:.0f} s")
 
 
+def enrolled_dim(database_url: str) -> int:
+    """The width of the descriptor the server stored for the real person (640 for the fused one)."""
+    from sqlalchemy import select
+
+    from api.db.engine import make_engine, make_session_factory
+    from api.db.models import FaceEmbeddingRow
+
+    engine = make_engine(database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            return int(session.execute(select(FaceEmbeddingRow.dim)).scalars().first())
+    finally:
+        engine.dispose()
+
+
+def worker_memory_mb(pid: int) -> dict:
+    """Resident memory now and at its peak of the uvicorn process and each worker, in MiB."""
+    import psutil
+
+    def peak(proc) -> float:
+        try:
+            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024.0, 1)
+        except OSError:
+            pass
+        return float("nan")
+
+    root = psutil.Process(pid)
+    procs = [root, *root.children(recursive=True)]
+    return {str(p.pid): {"rss_mb": round(p.memory_info().rss / 2**20, 1), "peak_rss_mb": peak(p),
+                         "cmd": " ".join(p.cmdline()[:4])} for p in procs}
+
+
 def seed_gallery(database_url: str, synthetic: int, embedder_version: str, dim: int, seed: int = 0) -> None:
     """Insert ``synthetic`` people with one random unit-vector face each, then bump the gallery revision."""
     from sqlalchemy import insert
@@ -216,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             if registered.status_code not in (200, 201):
                 raise SystemExit(f"error: registering the real person failed: {registered.text}")
-            seed_gallery(database_url, args.gallery - 1, versions["embedder"], 512)
+            seed_gallery(database_url, args.gallery - 1, versions["embedder"], enrolled_dim(database_url))
             photo = padded_photo(probe_path)
             check = httpx.post(f"{base}/analyze", files={"file": ("p.jpg", photo)}, headers={"X-API-Key": read_key},
                                timeout=120).json()
@@ -224,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"gallery: {args.gallery} people; probe answered as {identity!r}", file=sys.stderr)
             result = asyncio.run(drive(base, photo, {"X-API-Key": read_key}, args.clients, args.duration, args.warmup))
             stats = httpx.get(f"{base}/stats", headers={"X-API-Key": read_key}, timeout=30).json()
+            memory = worker_memory_mb(process.pid)
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             try:
@@ -237,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m benchmarks.api_load " + shlex.join(argv if argv is not None else sys.argv[1:]),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "server": {"uvicorn_workers": args.workers, "database": database_url.split(":")[0], "api_keys": True},
+        "server": {"uvicorn_workers": args.workers, "database": database_url.split(":")[0], "api_keys": True,
+                   "memory_after_load": memory},
         "clients": args.clients,
         "warmup_s": args.warmup,
         "duration_s": args.duration,
