@@ -43,8 +43,8 @@ def choose_weight(vectors: np.ndarray, identities: np.ndarray, first_dim: int, c
         return FusionChoice(calibrated, f"calibrated (only {(~same).sum()} impostor pairs: too few to measure "
                                         f"FAR {WEIGHT_FAR:g})", [])
     facenet, sface = split_parts(vectors, first_dim)
-    cos_facenet = np.sum(facenet[a] * facenet[b], axis=1)
-    cos_sface = np.sum(sface[a] * sface[b], axis=1)
+    cos_facenet = (facenet @ facenet.T)[a, b]  # a Gram matrix, not N^2 pairs of vectors in memory
+    cos_sface = (sface @ sface.T)[a, b]
     weight, scan = choose_fusion_weight(cos_facenet, cos_sface, same, far=WEIGHT_FAR)
     return FusionChoice(weight, f"best TAR at FAR {WEIGHT_FAR:g} over {len(same)} pairs of {len(set(identities))} "
                                 f"training people", scan)
@@ -53,7 +53,7 @@ def choose_weight(vectors: np.ndarray, identities: np.ndarray, first_dim: int, c
 def impostor_scores(vectors: np.ndarray, identities: np.ndarray) -> np.ndarray:
     a, b = all_pairs(len(vectors))
     different = identities[a] != identities[b]
-    return np.sum(vectors[a[different]] * vectors[b[different]], axis=1)
+    return (vectors @ vectors.T)[a[different], b[different]].astype(np.float32)
 
 
 def merged_far_table(impostors: np.ndarray, fallback: list[list[float]]) -> tuple[list[list[float]], str]:
