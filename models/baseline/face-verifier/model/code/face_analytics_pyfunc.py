@@ -5,13 +5,16 @@ swap them cheaply. Each model's ``metadata`` carries what the API needs besides 
 ``threshold`` (the decision threshold), ``embedder`` (the ``pipeline.embedder.full_version`` the
 model was trained on) and ``kind``.
 
-Contracts (all embeddings are the pipeline's raw ``(N, 512)`` float32 unit-norm vectors):
+Contracts (all embeddings are the pipeline's raw ``(N, d)`` float32 unit-norm vectors: d = 640
+for the fused FaceNet + SFace descriptor, 512 for FaceNet alone):
 
-* ``face-recognition``: ``(N, 512)`` -> ``(N, D)`` projected unit-norm embeddings; matches are
-  ``cosine >= threshold`` in that space.
-* ``face-verifier``: ``(N, 1024)`` = ``[embedding_a | embedding_b]`` -> ``(N,)`` probability that
+* ``face-recognition``: ``(N, d)`` -> ``(N, D)`` projected unit-norm embeddings; matches are
+  ``cosine >= threshold`` (1:1) in that space. A fused model re-weights the two networks' parts
+  with its own learned weight first (artifact ``fusion``), and its metadata carries
+  ``far_table``, the thresholds per false-accept rate that open-set identification reads.
+* ``face-verifier``: ``(N, 2d)`` = ``[embedding_a | embedding_b]`` -> ``(N,)`` probability that
   both are the same person; same person when ``probability >= threshold``.
-* ``verifier-<person>``: ``(N, 512)`` -> ``(N,)`` probability that the face is that person.
+* ``verifier-<person>``: ``(N, d)`` -> ``(N,)`` probability that the face is that person.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import mlflow.pyfunc
 import numpy as np
 
 EMBEDDING_DIM = 512
+"""FaceNet's width: what models from before the fused descriptor were trained on."""
 
 
 def as_matrix(model_input, width: int | None = None) -> np.ndarray:
@@ -68,10 +72,18 @@ def save_layers(layers: list[tuple[np.ndarray, np.ndarray]], path: str | Path) -
     np.savez(path, **arrays)
 
 
+def reweight_fused(matrix: np.ndarray, first_dim: int, weight: float) -> np.ndarray:
+    """Fused rows ``[sqrt(w0) a | sqrt(1 - w0) b]`` (any w0) re-fused as ``[sqrt(w) a | sqrt(1 - w) b]``."""
+    first = l2_normalize(matrix[:, :first_dim])
+    second = l2_normalize(matrix[:, first_dim:])
+    return np.concatenate([np.sqrt(weight) * first, np.sqrt(1.0 - weight) * second], axis=1).astype(np.float32)
+
+
 def pair_features(pairs: np.ndarray) -> np.ndarray:
     """Similarity features of ``[a | b]`` rows: cosine, L1 distance, largest coordinate gap."""
-    a = l2_normalize(pairs[:, :EMBEDDING_DIM])
-    b = l2_normalize(pairs[:, EMBEDDING_DIM:])
+    half = pairs.shape[1] // 2
+    a = l2_normalize(pairs[:, :half])
+    b = l2_normalize(pairs[:, half:])
     diff = np.abs(a - b)
     cosine = np.sum(a * b, axis=1)
     return np.stack([cosine, diff.sum(axis=1), diff.max(axis=1)], axis=1).astype(np.float64)
@@ -81,16 +93,24 @@ class ProjectionModel(mlflow.pyfunc.PythonModel):
     """Raw embeddings -> embeddings in the matching space (identity + L2 norm when there is no head)."""
 
     def load_context(self, context) -> None:
-        head = (context.artifacts or {}).get("head")
+        import json
+
+        artifacts = context.artifacts or {}
+        head = artifacts.get("head")
         self.layers = load_layers(head) if head else []
+        fusion = artifacts.get("fusion")
+        self.fusion = json.loads(Path(fusion).read_text()) if fusion else None
 
     def predict(self, context, model_input, params=None) -> np.ndarray:
-        matrix = as_matrix(model_input, EMBEDDING_DIM)
+        matrix = as_matrix(model_input, self.fusion["dim"] if self.fusion else (
+            self.layers[0][0].shape[0] if self.layers else None))
+        if self.fusion:
+            matrix = reweight_fused(matrix, int(self.fusion["first_dim"]), float(self.fusion["weight"]))
         return apply_dense_layers(matrix, self.layers) if self.layers else l2_normalize(matrix)
 
 
 class PairVerifierModel(mlflow.pyfunc.PythonModel):
-    """``[a | b]`` (N, 1024) -> probability of the same person, from a fitted classifier on :func:`pair_features`."""
+    """``[a | b]`` (N, 2d) -> probability of the same person, from a fitted classifier on :func:`pair_features`."""
 
     def load_context(self, context) -> None:
         import joblib
@@ -98,12 +118,12 @@ class PairVerifierModel(mlflow.pyfunc.PythonModel):
         self.classifier = joblib.load(context.artifacts["classifier"])
 
     def predict(self, context, model_input, params=None) -> np.ndarray:
-        matrix = as_matrix(model_input, 2 * EMBEDDING_DIM)
+        matrix = as_matrix(model_input)
         return self.classifier.predict_proba(pair_features(matrix))[:, 1].astype(np.float64)
 
 
 class PersonVerifierModel(mlflow.pyfunc.PythonModel):
-    """(N, 512) -> probability that each face is the person (scaler + logistic regression)."""
+    """(N, d) -> probability that each face is the person (scaler + logistic regression)."""
 
     def load_context(self, context) -> None:
         import joblib
@@ -111,7 +131,7 @@ class PersonVerifierModel(mlflow.pyfunc.PythonModel):
         self.classifier = joblib.load(context.artifacts["classifier"])
 
     def predict(self, context, model_input, params=None) -> np.ndarray:
-        matrix = as_matrix(model_input, EMBEDDING_DIM)
+        matrix = as_matrix(model_input, getattr(self.classifier, "n_features_in_", None))
         return self.classifier.predict_proba(matrix)[:, 1].astype(np.float64)
 
 
@@ -123,7 +143,9 @@ model never depends on (or collides with) a ``training`` package in the serving 
 def shipped_class(cls: type) -> type:
     """``cls`` as defined by this file imported under :data:`SHIPPED_MODULE`."""
     module = sys.modules.get(SHIPPED_MODULE)
-    if module is None:
+    # A model loaded earlier in this process may have imported ITS shipped copy under this name
+    # (an older version of this file): log with this file's classes, never that copy's.
+    if module is None or Path(getattr(module, "__file__", "") or "").resolve() != Path(__file__).resolve():
         spec = importlib.util.spec_from_file_location(SHIPPED_MODULE, Path(__file__))
         module = importlib.util.module_from_spec(spec)
         sys.modules[SHIPPED_MODULE] = module
