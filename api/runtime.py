@@ -18,9 +18,25 @@ from api.key_cache import VerifiedKeys
 from api.metrics import instrument_service
 from api.services.faces import FaceService
 from api.services.served_models import ServedModels, create_served_models
-from face_pipeline import FacePipeline
+from face_pipeline import FacePipeline, PipelineSettings
 
 log = logging.getLogger("api")
+
+
+def serving_pipeline_settings(settings: ApiSettings) -> PipelineSettings:
+    """The pipeline's settings for a worker that runs up to MAX_CONCURRENT_INFERENCES analyses at
+    once: unless FACE_INFERENCE_THREADS says otherwise, each network call gets the worker's cores
+    divided by that number, so concurrent requests share the CPU instead of oversubscribing it
+    (two requests with two OpenVINO threads each on 2 cores served 6.6 requests/s, one thread
+    each 11.4, in ``benchmarks.api_load``)."""
+    import os
+
+    pipeline_settings = PipelineSettings()
+    if pipeline_settings.inference_threads == 0:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        threads = max(1, cores // max(1, settings.max_concurrent_inferences))
+        pipeline_settings = pipeline_settings.model_copy(update={"inference_threads": threads})
+    return pipeline_settings
 
 
 @dataclass
@@ -55,7 +71,7 @@ class Runtime:
     def _load(self, pipeline: FacePipeline | None) -> None:
         try:
             started = time.perf_counter()
-            self.pipeline = pipeline or FacePipeline()
+            self.pipeline = pipeline or FacePipeline(serving_pipeline_settings(self.settings))
             self.served = create_served_models(self.settings, self.pipeline)
             service = FaceService.create(self.settings, self.pipeline, self.served, self.session_factory)
             instrument_service(service)
