@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from PIL import Image, ImageOps
 from tqdm import tqdm
 
+from api.services.annotate import draw_faces
 from scripts._client import (
     CliError,
     add_connection_arguments,
@@ -36,7 +38,6 @@ from scripts._client import (
     request,
     visible_files,
 )
-from scripts._draw import Box, annotate
 
 CSV_NAME = "attendance.csv"
 CSV_COLUMNS = ("person", "present", "photos", "best_similarity")
@@ -107,15 +108,14 @@ def analyse(client: httpx.Client, path: Path) -> PhotoResult:
     return PhotoResult(path, response.json()["faces"])
 
 
-def boxes_of(faces: list[dict]) -> list[Box]:
-    boxes = []
-    for face in faces:
-        known = face["identity"] != "unknown"
-        similarity = face.get("similarity")
-        label = f"{face['identity']} {similarity:.2f}" if known and similarity is not None else face["identity"]
-        bbox = face["bbox"]
-        boxes.append(Box(int(bbox["x"]), int(bbox["y"]), int(bbox["width"]), int(bbox["height"]), label, known))
-    return boxes
+def write_annotated(source: Path, faces: list[dict], target: Path) -> Path:
+    """``source`` (turned upright from its EXIF orientation, as the API does before detecting) with
+    every face of its /analyze answer drawn by the same code as ``POST /analyze?format=jpeg``."""
+    with Image.open(source) as opened:
+        image = ImageOps.exif_transpose(opened).convert("RGB")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    draw_faces(image, faces).save(target, quality=90)
+    return target
 
 
 def annotated_name(path: Path, taken: set[str]) -> str:
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     for result in results:
         if result.error is None:
             try:
-                annotate(result.path, boxes_of(result.faces), args.out / annotated_name(result.path, taken))
+                write_annotated(result.path, result.faces, args.out / annotated_name(result.path, taken))
             except OSError as exc:
                 print(f"warning: {result.path}: no annotated copy ({exc})", file=sys.stderr)
     for result in failed:
