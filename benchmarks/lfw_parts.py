@@ -28,14 +28,17 @@ def all_images(images_dir: Path) -> list[str]:
     return sorted(str(p.relative_to(images_dir)) for p in images_dir.glob("*/*.jpg"))
 
 
-def cache_file(detector: str, precision: str) -> Path:
-    return CACHE / f"{detector}-{precision}.npz"
+def cache_file(detector: str, precision: str, facenet_int8: bool = False) -> Path:
+    return CACHE / f"{detector}-{precision}{'-facenet-int8' if facenet_int8 else ''}.npz"
 
 
-def load_parts(detector: str, precision: str = "auto") -> dict[str, np.ndarray]:
+def load_parts(detector: str, precision: str = "auto", facenet_int8: bool | None = None) -> dict[str, np.ndarray]:
+    """The cached parts for the pipeline as configured (FACE_FACENET_INT8 when ``facenet_int8`` is None)."""
+    from face_pipeline import PipelineSettings
     from face_pipeline.openvino_cache import resolved_precision
 
-    with np.load(cache_file(detector, resolved_precision(precision))) as data:
+    int8 = PipelineSettings().facenet_int8 if facenet_int8 is None else facenet_int8
+    with np.load(cache_file(detector, resolved_precision(precision), int8)) as data:
         return {key: data[key] for key in data.files}
 
 
@@ -106,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--detector", choices=("yunet", "mtcnn"), default="yunet")
     parser.add_argument("--precision", choices=("auto", "bf16", "f32"), default="auto")
+    parser.add_argument("--facenet-int8", action="store_true", help="FaceNet from the committed int8 model")
     args = parser.parse_args(argv)
     images_dir = Path(args.data) / "images"
     if not images_dir.is_dir():
@@ -116,8 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     from face_pipeline.openvino_cache import resolved_precision
 
     precision = resolved_precision(args.precision)
-    pipeline = FacePipeline(PipelineSettings(detector=args.detector, embedder="fused", inference_precision=precision))
-    parts = embed_parts(images_dir, all_images(images_dir), pipeline, cache_file(args.detector, precision))
+    pipeline = FacePipeline(PipelineSettings(detector=args.detector, embedder="fused", inference_precision=precision,
+                                             facenet_int8=args.facenet_int8))
+    parts = embed_parts(images_dir, all_images(images_dir), pipeline,
+                        cache_file(args.detector, precision, args.facenet_int8))
     print(f"{len(parts['paths'])} photos, no face found in {int((~parts['found']).sum())}")
     return 0
 

@@ -34,6 +34,8 @@ class PipelineSettings(BaseSettings):
         "a relative path is relative to the repository root.",
     )
     inference_threads: int = Field(0, ge=0, description="CPU threads per OpenVINO network (0: OpenVINO decides).")
+    facenet_int8: bool = Field(
+        False, description="FaceNet on OpenVINO from the committed int8 model (scripts.quantize_facenet).")
     inference_precision: Literal["auto", "bf16", "f32"] = Field(
         "auto", description="OpenVINO compute precision: auto = bf16 where the CPU has native bfloat16, else f32."
     )

@@ -28,7 +28,7 @@ def create_embedder(settings: PipelineSettings, fusion_weight: float) -> Embedde
             return FaceNetEmbedder(**common)
         from .facenet import FaceNetOpenVINOEmbedder
 
-        return FaceNetOpenVINOEmbedder(**common, **openvino)
+        return FaceNetOpenVINOEmbedder(**common, **openvino, int8=settings.facenet_int8)
 
     def sface() -> Embedder:
         from .sface import SFaceEmbedder

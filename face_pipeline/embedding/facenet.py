@@ -6,8 +6,13 @@ to a free batch dimension when the graph is imported, which gives identical outp
 
 from __future__ import annotations
 
+import hashlib
+import json
+from pathlib import Path
+
 import numpy as np
 
+from ..errors import ModelFileMissingError
 from ..weights import shipped_file
 from .base import Embedder
 
@@ -94,6 +99,10 @@ class FaceNetEmbedder(Embedder):
         return np.split(joined, np.cumsum(widths)[:-1], axis=1)
 
 
+INT8_IR = Path(__file__).resolve().parents[2] / "models" / "openvino" / "facenet-casia-int8.xml"
+"""FaceNet quantised to int8 by ``scripts.quantize_facenet`` (committed: serving has no photos to
+calibrate on), with its manifest beside it."""
+
 CONVERTER_REVISION = "facenet-ov-1"
 """Bumped whenever :func:`convert_facenet` changes what it builds, so old cached IRs are not reused."""
 
@@ -121,6 +130,31 @@ def convert_facenet():
     return ov.Model([embedding, *pooled], model.get_parameters(), "facenet-casia")
 
 
+def load_int8_ir(path: Path = INT8_IR):
+    """The committed int8 IR, after checking it against its manifest (never a damaged or foreign file)."""
+    import openvino as ov
+
+    manifest_file = path.with_suffix(".json")
+    if not (path.is_file() and manifest_file.is_file()):
+        raise ModelFileMissingError(f"int8 FaceNet not found at {path}: run python -m scripts.quantize_facenet "
+                                    "or set FACE_FACENET_INT8=false")
+    manifest = json.loads(manifest_file.read_text())
+    for file, key in ((path, "xml_sha256"), (path.with_suffix(".bin"), "bin_sha256")):
+        if not file.is_file() or hashlib.sha256(file.read_bytes()).hexdigest() != manifest.get(key):
+            raise ModelFileMissingError(f"{file.name} does not match its manifest: run python -m "
+                                        "scripts.quantize_facenet again or set FACE_FACENET_INT8=false")
+    if manifest.get("source_sha256") != _source_sha256():
+        raise ModelFileMissingError("the int8 FaceNet was made from another graph_final.pb: run python -m "
+                                    "scripts.quantize_facenet again or set FACE_FACENET_INT8=false")
+    return ov.Core().read_model(str(path))
+
+
+def _source_sha256() -> str:
+    from ..openvino_cache import sha256_of
+
+    return sha256_of(shipped_file(GRAPH_FILE))
+
+
 class FaceNetOpenVINOEmbedder(Embedder):
     """The same FaceNet, converted to OpenVINO (about 3x faster here, embeddings equal to cosine
     0.9998), so it keeps :class:`FaceNetEmbedder`'s version: stored vectors stay comparable."""
@@ -131,12 +165,17 @@ class FaceNetOpenVINOEmbedder(Embedder):
     dim = 512
     feature_dim = FaceNetEmbedder.feature_dim
 
-    def __init__(self, *, cache_dir, threads: int = 0, precision: str = "auto", **kwargs) -> None:
+    def __init__(self, *, cache_dir, threads: int = 0, precision: str = "auto", int8: bool = False,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         from ..openvino_cache import CompiledNetwork, IRCache
 
-        model, self.cache_state = IRCache(cache_dir).load_or_build(
-            "facenet-casia", shipped_file(GRAPH_FILE), CONVERTER_REVISION, convert_facenet)
+        if int8:
+            model, self.cache_state = load_int8_ir(), "committed int8"
+        else:
+            model, self.cache_state = IRCache(cache_dir).load_or_build(
+                "facenet-casia", shipped_file(GRAPH_FILE), CONVERTER_REVISION, convert_facenet)
+        self.int8 = int8
         self._network = CompiledNetwork(model, threads, precision)
 
     def _describe_batch(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

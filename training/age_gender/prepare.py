@@ -47,7 +47,8 @@ class PreparedFace:
 
 def cache_key(pipeline) -> str:
     settings = getattr(pipeline, "settings", None)
-    runtime = f"{getattr(settings, 'embedder_runtime', '')}|{getattr(settings, 'inference_precision', '')}"
+    runtime = (f"{getattr(settings, 'embedder_runtime', '')}|{getattr(settings, 'inference_precision', '')}"
+               f"{'|int8' if getattr(settings, 'facenet_int8', False) else ''}")
     version = f"{pipeline.embedder.attribute_version}|{pipeline.align_mode}|{pipeline.detector.name}|{runtime}"
     slug = re.sub(r"[^A-Za-z0-9]+", "-", pipeline.embedder.attribute_version).strip("-")[:40]
     return f"{slug}-{hashlib.sha256(version.encode()).hexdigest()[:10]}"
