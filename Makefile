@@ -53,7 +53,7 @@ bench-age-gender-features: $(STAMP)
 bench-api: $(STAMP)
 	$(PY) -m benchmarks.api_load --clients 4 --duration 30
 
-# The platform natively (MLflow server, registry bootstrap, API); see "The full stack" in the README.
+# The platform natively (MLflow server, registry bootstrap, API); see docs/stack.md.
 up: $(STAMP)
 	$(PY) -m scripts.stack up
 

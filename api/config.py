@@ -70,7 +70,7 @@ class ApiSettings(BaseSettings):
         30.0, ge=0, description="How often the production aliases are checked (0: never)."
     )
 
-    # Reliability: database timeouts, capacity limits, rate limits (README "Reliability").
+    # Reliability: database timeouts, capacity limits, rate limits (docs/reliability.md).
     database_connect_timeout_seconds: float = Field(
         5.0, gt=0, description="Seconds to open a database connection (503 beyond)."
     )

@@ -5,7 +5,7 @@ the detector's output to the crop:
 
 * ``box`` (default): the detector box widened by a margin on every side, scaled to the input
   size, no rotation. FaceNet-CASIA was trained on exactly this crop, and on LFW it beats the
-  landmark warp (see the README's "Choices" section and ``reports/lfw_alignment.json``).
+  landmark warp (see "Choices, and why" in docs/pipeline.md and ``reports/lfw_alignment.json``).
 * ``arcface``: the five landmarks mapped exactly onto ArcFace's 112x112 template by the
   least-squares similarity (Umeyama), as OpenCV's ``FaceRecognizerSF.alignCrop`` does: the crop
   SFace was trained on.

@@ -64,7 +64,7 @@ def test_real_folder_summary(data_dir):
     src = data_dir / "utkface" / "crop_part1"
     labels, malformed = utk.scan_folder(src)
     assert len(labels) + len(malformed) == 9780
-    assert len(malformed) == 2  # the README's "a few names lack a field"
+    assert len(malformed) == 2  # docs/training.md: "2 of 9,780 in `crop_part1`"
     split_file = utk.default_test_split(src)
     assert split_file == data_dir / "utkface" / "test_split.txt"
     test = utk.read_split_file(split_file)

@@ -4,7 +4,7 @@ and deleting, the API's own error messages, and a phone-sized screen.
 
 The tests run in file order and share one page, like a person working through the page.
 Screenshots go to a temporary folder; ``SAVE_SCREENSHOTS=1`` writes them to reports/screenshots/
-(the committed ones the README shows)."""
+(the committed ones README.md and docs/api.md show)."""
 
 from __future__ import annotations
 
