@@ -5,6 +5,7 @@ is ``SLOW`` takes a while, to hold an inference slot."""
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -15,20 +16,37 @@ SLOW = 0xFF
 
 class FakeEmbedder:
     full_version = "fake:1"
+    attribute_version = "fake:1"
     dim = 8
+
+
+class FakeImage(np.ndarray):
+    """A blank 400x100 RGB "decoded photo" (so ``?format=jpeg`` can draw on it) that remembers the
+    bytes it was loaded from (which decide the fake faces)."""
+
+    raw: bytes = b""
+
+    @classmethod
+    def of(cls, data: bytes) -> FakeImage:
+        image = np.zeros((100, 400, 3), np.uint8).view(cls)
+        image.raw = bytes(data)
+        return image
 
 
 class FakePipeline:
     threshold = 0.5
+    calibration = SimpleNamespace(far_table=[])  # no 1:N table: identification uses the 1:1 threshold
     embedder = FakeEmbedder()
     versions = {"detector": "fake", "embedder": "fake:1"}
     slow_seconds = 1.0
 
-    def load(self, data: bytes) -> bytes:
-        return data
+    def load(self, data: bytes) -> FakeImage:
+        return FakeImage.of(data)
 
-    def process(self, data: bytes):  # noqa: ANN201 - list of FaceEmbedding
+    def process(self, image: FakeImage | bytes):  # noqa: ANN201 - list of FaceEmbedding
         from face_pipeline import BoundingBox, Face, FaceEmbedding
+
+        data = getattr(image, "raw", image)
 
         if len(data) > 1 and data[1] == SLOW:
             time.sleep(self.slow_seconds)
