@@ -46,10 +46,22 @@ COMBINATIONS = {
 PROBE_C = (0.003, 0.01, 0.03)
 
 
+def probing_embedder(embedder):
+    """An embedder that can pool any FaceNet layer: the pipeline's own when it runs FaceNet on
+    TensorFlow, else FaceNet on TensorFlow (OpenVINO's model hands out only the two feature layers;
+    its features equal TensorFlow's within bfloat16 rounding, ``tests/test_recognition_core.py``)."""
+    if hasattr(embedder, "pooled_layers"):
+        return embedder
+    from face_pipeline.embedding.facenet import FaceNetEmbedder
+
+    primary = getattr(embedder, "primary", embedder)
+    return FaceNetEmbedder(batch_size=primary.batch_size, flip=primary.flip)
+
+
 def pooled_layers(embedder, crops: np.ndarray) -> dict[str, np.ndarray]:
     """Every :data:`LAYERS` activation averaged over space and over the crop and its mirror image,
-    by the pipeline's own FaceNet embedder (the same passes its features come from)."""
-    return dict(zip(LAYERS, embedder.pooled_layers(crops, list(LAYERS.values()))))
+    by FaceNet's own passes (:func:`probing_embedder`)."""
+    return dict(zip(LAYERS, probing_embedder(embedder).pooled_layers(crops, list(LAYERS.values()))))
 
 
 def probe(x: np.ndarray, y: np.ndarray, age: np.ndarray, train: np.ndarray, val: np.ndarray) -> dict:

@@ -75,7 +75,7 @@ def test_registered_pyfunc_contract_on_real_crops(tiny_run, pipeline, data_dir):
     assert model.metadata.metadata["embedder"] == pipeline.embedder.attribute_version
     faces = pipeline.process(pipeline.load(data_dir / "lfw" / "images" / "George_W_Bush" / "George_W_Bush_0001.jpg"))
     crops = np.stack([f.crop for f in faces])
-    embeddings = np.stack([f.embedding for f in faces]).astype(np.float32)
+    embeddings = np.stack([f.attribute_vector for f in faces]).astype(np.float32)  # FaceNet's, as the API sends
     features = np.stack([f.features for f in faces])
     frame = model.predict({"embedding": embeddings, "crop": crops, "features": features})
     _contract(frame, len(faces))
