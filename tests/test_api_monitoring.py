@@ -131,7 +131,7 @@ def test_metrics_add_up_both_workers(api):
     assert total(after, "face_api_database_errors_total") == 0
     assert total(after, "face_api_gallery_people") == 1 and total(after, "face_api_models_loaded") == 1
     info = [dict(labels) for (name, labels) in after if name == "face_api_model_info"]
-    assert len(info) == 1 and info[0]["embedder"].startswith("facenet") and info[0]["age_gender"] == "none"
+    assert len(info) == 1 and "facenet-casia" in info[0]["embedder"] and info[0]["age_gender"] == "none"
     unmatched = httpx.get(f"{base}/no/such/path/123")
     assert unmatched.status_code == 404
     assert total(samples(base), "face_api_requests_total", route="unmatched", status="404") >= 1
