@@ -51,8 +51,10 @@ def test_baselines_registered_promoted_and_served(tmp_path, monkeypatch, capsys,
         if "features" in signature_inputs(served._models["age-gender"].model):  # the baseline's design reads them
             with pytest.raises(ValueError, match="features"):
                 served.predict_age_gender(crops, embeddings)
-        score, threshold, label = served.verify_pair(embeddings[0], embeddings[1])
+        descriptors = np.stack([f.embedding for f in faces])  # the fused ones recognition models read
+        score, threshold, label = served.verify_pair(descriptors[0], descriptors[1])
         assert label == "face-verifier:1" and score < threshold
-        assert served.project(embeddings).shape == (2, 512)
+        assert served.project(descriptors).shape == (2, pipeline.embedder.dim)
+        assert served.far_table(), "the baseline recognition model carries its open-set FAR table"
     finally:
         served.close()
