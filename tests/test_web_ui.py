@@ -127,7 +127,7 @@ def test_without_a_key_the_api_message_is_shown(page, group_photo):
     page.set_input_files("#photo-input", str(group_photo["path"]))
     error = page.locator("#error")
     error.wait_for(state="visible")
-    assert error.inner_text() == "Missing API key: send it in the X-API-Key header"
+    assert error.inner_text() == "Missing API key: send it in the X-API-Key header or as Authorization: Bearer <key>"
 
 
 def test_group_photo_gets_a_box_per_face_with_name_and_details(page, site, group_photo, screenshots):
