@@ -56,8 +56,22 @@ def judge(client, name: str, candidates: list[str], evaluator: ev.Evaluator) -> 
         return Decision(name, best.version, f"production v{current} cannot be evaluated ({production.problem}); "
                         f"v{best.version} {metric}={best.value:.4f}", lines)
     if best.version == current:
-        return Decision(name, None, f"production v{current} is already the best on the fixed set "
-                        f"({metric}={production.value:.4f})", lines)
+        others = [e for e in usable if e is not production]
+        if not others:
+            return Decision(name, None, f"production v{current} is the only version that can be evaluated "
+                            f"({metric}={production.value:.4f})", lines)
+        runner = others[0]
+        for e in others[1:]:
+            if reg.is_better(e.value, runner.value, e.higher_is_better):
+                runner = e
+        verdict = ev.compare(runner, production)
+        lines.append(f"v{runner.version} vs production v{current}: {verdict.text}")
+        if verdict.winner is None:
+            return Decision(name, None, f"no clear winner: the best other version v{runner.version} "
+                            f"({metric}={runner.value:.4f}) is within {ev.CLEAR_WINNER_SE:g} SE of production "
+                            f"v{current} ({production.value:.4f}); production stays", lines)
+        return Decision(name, None, f"production v{current} is the best on the fixed set "
+                        f"({metric}={production.value:.4f}, clearly ahead of v{runner.version})", lines)
     verdict = ev.compare(best, production)
     lines.append(f"v{best.version} vs production v{current}: {verdict.text}")
     if verdict.winner is best:
