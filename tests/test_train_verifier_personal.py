@@ -97,14 +97,15 @@ def test_readme_way_rejects_unseen_people(readme_way, pipeline):
     metrics = json.loads((readme_way["folder"] / "out" / "metrics.json").read_text())
     unseen = metrics["unseen_people"]
     assert unseen["people"] >= 50 and unseen["photos"] >= 80, unseen  # 20 % of 300 people, 1-2 photos each
-    assert "unseen_far" in metrics and metrics["unseen_far"] <= 0.03, metrics
+    assert "unseen_far" in metrics and metrics["unseen_far"] <= 0.02, metrics
     assert metrics["recall"] >= 0.7, metrics  # and still accepts him
     client = mlflow.MlflowClient(readme_way["settings"].mlflow_tracking_uri)
     assert client.get_run(summary["run_id"]).data.metrics["test_unseen_far"] == metrics["unseen_far"]
-    # Photos of the unseen people the impostor sample did not take: scored below the threshold.
+    # Every unseen person's photos (up to 2 each), scored by the registered model: at most one is
+    # taken for him. (Measured: 0 of 81; a verifier trained against Colin Powell alone takes 2 of 81.)
     from training.train_verifier import list_images
 
-    others = [list_images(LFW_DIR / "images" / person)[-1] for person in summary["unseen_people"][:40]]
+    others = [path for person in summary["unseen_people"] for path in list_images(LFW_DIR / "images" / person)[:2]]
     mlflow.set_tracking_uri(readme_way["settings"].mlflow_tracking_uri)
     model = mlflow.pyfunc.load_model(f"models:/verifier-george-w-bush/{summary['version']}")
     vectors = []
@@ -115,7 +116,7 @@ def test_readme_way_rejects_unseen_people(readme_way, pipeline):
             vectors.append(pipeline.describe(image, [max(faces, key=lambda f: f.box.width)])[0].embedding)
     probability = model.predict(np.stack(vectors))
     threshold = model.metadata.metadata["threshold"]
-    assert len(vectors) >= 30 and np.mean(probability >= threshold) <= 0.05, probability
+    assert len(vectors) >= 60 and np.sum(probability >= threshold) <= 1, probability
 
 
 def test_cli_errors(tmp_path, capsys):
