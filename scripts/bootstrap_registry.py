@@ -1,11 +1,15 @@
 """Give an empty registry something to serve: ``python -m scripts.bootstrap_registry``
 (``make up`` runs it after the MLflow server is healthy).
 
-* Some model already registered: nothing to do (promotion stays a deliberate act).
-* Registry empty and face data found under ``DATA_DIR``: train each model quickly (a little more
-  than the smoke run) and promote it; a model that cannot be trained falls back to its baseline.
-* Otherwise: register the committed baseline models (``models/baseline/<name>/``, see its
-  ``MODEL_CARD.md``) and promote them, so a fresh machine serves age and gender too.
+* Registry empty: register the committed baseline of each model (``models/baseline/<name>/``, see
+  its ``MODEL_CARD.md``) and, when face data is found under ``DATA_DIR``, train a quick model too
+  (a little more than the smoke run); then the gate (``scripts.gate``, the same rule as
+  ``scripts.deploy_model``) evaluates both on the model's fixed evaluation set and promotes the
+  better one (the baseline when they tie within the noise). Without data the baseline is promoted
+  unjudged, so a fresh machine serves age and gender too.
+* Some model already registered: nothing to do (promotion stays a deliberate act), unless
+  ``--baseline``: then each baseline is registered as a new version and promoted only if it beats
+  production on the fixed set.
 
 ``--baseline`` skips training; ``--export-baseline`` writes the registry's production versions
 into ``models/baseline/`` (how the committed baselines were made)."""
@@ -112,40 +116,82 @@ def can_train(name: str, data_dir: Path) -> bool:
     return (data_dir / "lfw" / "images").is_dir()
 
 
+def gate_and_promote(client, name: str, candidates: list[str], evaluator) -> str:
+    """Promote the gate's choice among ``candidates`` (and production); returns what happened.
+
+    Without the fixed evaluation set here (no DATA_DIR) and nothing in production, the single
+    candidate (the baseline: nothing can be trained without data either) is promoted unjudged,
+    so a fresh machine still serves; with a production version, nothing moves unjudged."""
+    from . import evaluation as ev
+    from . import gate
+
+    current = reg.alias_version(client, name, reg.PRODUCTION)
+    try:
+        evaluator.check_data(name)
+    except ev.EvaluationUnavailable as exc:
+        if current is None and len(candidates) == 1:
+            reg.promote(client, name, candidates[0])
+            return f"v{candidates[0]} promoted without the gate ({exc}; nothing was in production)"
+        return f"not promoted: {exc}"
+    decision = gate.judge(client, name, candidates, evaluator)
+    for line in decision.lines:
+        print(f"{name}: {line}", flush=True)
+    if decision.version is None:
+        return f"unchanged: {decision.reason}"
+    reg.promote(client, name, decision.version)
+    return f"v{decision.version} promoted: {decision.reason}"
+
+
 def bootstrap(client, use_baseline_only: bool = False) -> dict[str, str]:
-    """Fill an empty registry; returns model name -> how it was filled."""
+    """Register the baseline and (data permitting) a quick model of each, then promote through the
+    gate; returns model name -> what happened."""
     from training.config import TrainerSettings
+
+    from . import evaluation as ev
 
     settings = TrainerSettings()
     data_dir = settings.resolved_data_dir()
+    evaluator = ev.Evaluator(settings=settings)
     done: dict[str, str] = {}
-    pipeline = None
     for name in BOOTSTRAP_MODELS:
-        version, how = None, ""
+        candidates = []
+        if name in baseline_names():
+            candidates.append(register_baseline(client, name))
+            print(f"{name}: baseline from models/baseline registered as v{candidates[-1]}", flush=True)
         if not use_baseline_only and can_train(name, data_dir):
             try:
-                if pipeline is None:
-                    from face_pipeline import FacePipeline
-
-                    pipeline = FacePipeline()
                 print(f"{name}: training from {data_dir} ...", flush=True)
-                version, how = train_quick(name, pipeline, settings), f"trained on {data_dir}"
-            except Exception as exc:  # noqa: BLE001 - fall back to the baseline, say why
-                print(f"{name}: training failed ({type(exc).__name__}: {exc}); using the baseline", flush=True)
-        if version is None and name in baseline_names():
-            version, how = register_baseline(client, name), "baseline from models/baseline"
-        if version is None:
+                candidates.append(train_quick(name, evaluator.pipeline, settings))
+                print(f"{name}: trained on {data_dir}, registered as v{candidates[-1]}", flush=True)
+            except Exception as exc:  # noqa: BLE001 - the baseline still competes, say why
+                print(f"{name}: training failed ({type(exc).__name__}: {exc})", flush=True)
+        if not candidates:
             print(f"{name}: nothing to register (no data to train on and no baseline)", flush=True)
             continue
-        reg.promote(client, name, version)
-        done[name] = f"v{version} in production ({how})"
-        print(f"{name}: v{version} promoted to production ({how})", flush=True)
+        done[name] = gate_and_promote(client, name, candidates, evaluator)
+        print(f"{name}: {done[name]}", flush=True)
+    return done
+
+
+def register_baselines_again(client) -> dict[str, str]:
+    """``--baseline`` on a registry that has models: each baseline becomes a new version, which
+    reaches production only by beating the production version on the fixed set."""
+    from . import evaluation as ev
+
+    evaluator = ev.Evaluator()
+    done = {}
+    for name in baseline_names():
+        version = register_baseline(client, name)
+        print(f"{name}: baseline from models/baseline registered as v{version}", flush=True)
+        done[name] = gate_and_promote(client, name, [version], evaluator)
+        print(f"{name}: {done[name]}", flush=True)
     return done
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.bootstrap_registry", description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", action="store_true", help="register the committed baselines, do not train")
+    parser.add_argument("--baseline", action="store_true", help="register the committed baselines, do not train "
+                        "(on a registry with models: as new versions, through the gate)")
     parser.add_argument("--export-baseline", action="store_true",
                         help="write the production versions into models/baseline/ (maintainers)")
     args = parser.parse_args(argv)
@@ -156,9 +202,13 @@ def main(argv: list[str] | None = None) -> int:
             export_baseline(client, list(BOOTSTRAP_MODELS))
             return 0
         existing = [m.name for m in reg.list_models(client)]
+        if existing and args.baseline:
+            register_baselines_again(client)
+            return 0
         if existing:
             print(f"registry at {reg.tracking_uri()} already has {len(existing)} model(s) "
-                  f"({', '.join(existing[:6])}{'...' if len(existing) > 6 else ''}): nothing to bootstrap")
+                  f"({', '.join(existing[:6])}{'...' if len(existing) > 6 else ''}): nothing to bootstrap "
+                  "(--baseline registers the baselines as new versions, promoted only through the gate)")
             return 0
         from training.config import TrainerSettings
 

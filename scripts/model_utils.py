@@ -4,7 +4,7 @@
     promote NAME VERSION             point alias production at VERSION (old one -> alias previous)
     rollback NAME [VERSION]          back to the previous production version (or to VERSION)
     clean NAME --keep N [--dry-run]  delete all but the newest N versions (never production/previous)
-    compare NAME V1 V2               metrics and parameters of two versions side by side
+    compare NAME V1 V2               two versions side by side, judged on the model's fixed evaluation set
 
 Unknown models and versions, and an unreachable server, give a one-line error and exit status 2."""
 
@@ -56,6 +56,8 @@ def performance(client) -> None:
 
 
 def compare(client, name: str, v1: str, v2: str) -> None:
+    """Both versions' run records side by side, then the verdict on the fixed evaluation set: the
+    runs measured themselves on different splits, so only the shared set can say which is better."""
     a, b = reg.get_version(client, name, v1), reg.get_version(client, name, v2)
     ma, mb = reg.version_metrics(client, a), reg.version_metrics(client, b)
     pa, pb = reg.version_params(client, a), reg.version_params(client, b)
@@ -63,11 +65,27 @@ def compare(client, name: str, v1: str, v2: str) -> None:
     rows += [[f"param {k}", reg.fmt(pa.get(k)), reg.fmt(pb.get(k))] for k in sorted(set(pa) | set(pb))]
     rows.insert(0, ["run", a.run_id or "-", b.run_id or "-"])
     print(reg.format_table(rows, [name, f"v{a.version}", f"v{b.version}"]))
+    from . import evaluation as ev
+
+    if ev.has_fixed_set(name):
+        evaluator = ev.Evaluator()
+        try:
+            evaluator.check_data(name)
+        except ev.EvaluationUnavailable as exc:
+            print(f"not judged: {exc}; the run metrics above come from different test splits")
+            return
+        first, second = evaluator.evaluate(client, name, a.version), evaluator.evaluate(client, name, b.version)
+        print(ev.set_description(name))
+        print(first.describe())
+        print(second.describe())
+        print(ev.compare(first, second).text)
+        return
     primary = reg.primary_metric(name, {k: v for k, v in ma.items() if k in mb})
     if primary:
         metric, higher, _ = primary
         better = a if reg.is_better(ma[metric], mb[metric], higher) else b
-        print(f"better by {metric} ({'higher' if higher else 'lower'} is better): v{better.version}")
+        print(f"better by {metric} ({'higher' if higher else 'lower'} is better, each run's own test split; "
+              f"no fixed evaluation set for {name}): v{better.version}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,6 +28,14 @@ PRIMARY_METRICS: dict[str, list[tuple[str, bool]]] = {
     "face-verifier": [("test_roc_auc", True), ("test_accuracy", True)],
     "verifier-": [("test_f1", True), ("test_roc_auc", True)],
 }
+GATE_METRICS: dict[str, tuple[str, bool]] = {
+    # model name -> (metric on its fixed evaluation set, higher is better): the one rule the gate
+    # (scripts.deploy_model, scripts.bootstrap_registry, model_utils compare) promotes by. The sets
+    # themselves are defined in scripts.evaluation.
+    "age-gender": ("fixed_age_mae", False),
+    "face-recognition": ("fixed_pair_accuracy", True),
+    "face-verifier": ("fixed_pair_accuracy", True),
+}
 HEADLINE_METRICS = ("test_age_mae", "test_gender_acc", "lfw_accuracy_mean", "test_roc_auc", "test_accuracy",
                     "test_f1", "threshold")
 

@@ -113,7 +113,10 @@ def test_slugs_and_person_threshold():
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    """A local SQLite store with model ``unit-model`` v1..v3 (metric test_roc_auc 0.80, 0.95, 0.90)."""
+    """A local SQLite store with model ``verifier-unit`` v1..v3 (metric test_roc_auc 0.80, 0.95, 0.90).
+
+    A personal verifier's name: it has no fixed evaluation set, so ``deploy_model`` judges it by its
+    runs' own metrics (the fixed-set gate is tested on real models in test_registry_gate.py)."""
     import mlflow
 
     from training.pyfunc_models import ProjectionModel, log_pyfunc
@@ -127,11 +130,11 @@ def store(tmp_path_factory):
     example = np.eye(3, 512, dtype=np.float32)
     for auc in (0.80, 0.95, 0.90):
         with mlflow.start_run() as run:
-            mlflow.set_tag("model_name", "face-verifier")
+            mlflow.set_tag("model_name", "verifier-unit")
             mlflow.log_param("auc_param", auc)
             mlflow.log_metric("test_roc_auc", auc)
             info = log_pyfunc(ProjectionModel(), {}, example, {"threshold": 0.5, "embedder": "unit"})
-        register_model_version(run.info.run_id, info.model_uri, "face-verifier")
+        register_model_version(run.info.run_id, info.model_uri, "verifier-unit")
     assert (folder / "artifacts" / "units").is_dir()  # the local default keeps artifacts in its own folder
     return {"uri": uri, "folder": folder, "settings": settings}
 
@@ -148,19 +151,19 @@ def test_promote_previous_history_rollback(client, capsys):
     from scripts import registry as reg
     from scripts.model_utils import main
 
-    assert main(["promote", "face-verifier", "1"]) == 0
-    assert main(["promote", "face-verifier", "2"]) == 0
+    assert main(["promote", "verifier-unit", "1"]) == 0
+    assert main(["promote", "verifier-unit", "2"]) == 0
     assert "production -> v2 (previous: v1)" in capsys.readouterr().out
-    assert reg.alias_version(client, "face-verifier", "production") == "2"
-    assert reg.alias_version(client, "face-verifier", "previous") == "1"
-    assert reg.history(client, "face-verifier") == ["1", "2"]
-    assert main(["rollback", "face-verifier"]) == 0
-    assert reg.alias_version(client, "face-verifier", "production") == "1"
-    assert reg.alias_version(client, "face-verifier", "previous") == "2"
-    assert main(["rollback", "face-verifier", "3"]) == 0
-    assert reg.alias_version(client, "face-verifier", "production") == "3"
-    assert reg.history(client, "face-verifier") == ["1", "2", "1", "3"]
-    assert main(["promote", "face-verifier", "3"]) == 0
+    assert reg.alias_version(client, "verifier-unit", "production") == "2"
+    assert reg.alias_version(client, "verifier-unit", "previous") == "1"
+    assert reg.history(client, "verifier-unit") == ["1", "2"]
+    assert main(["rollback", "verifier-unit"]) == 0
+    assert reg.alias_version(client, "verifier-unit", "production") == "1"
+    assert reg.alias_version(client, "verifier-unit", "previous") == "2"
+    assert main(["rollback", "verifier-unit", "3"]) == 0
+    assert reg.alias_version(client, "verifier-unit", "production") == "3"
+    assert reg.history(client, "verifier-unit") == ["1", "2", "1", "3"]
+    assert main(["promote", "verifier-unit", "3"]) == 0
     assert "already in production" in capsys.readouterr().out
 
 
@@ -168,42 +171,42 @@ def test_compare_performance_clean_and_deploy(client, capsys):
     from scripts import deploy_model, model_utils
     from scripts import registry as reg
 
-    reg.promote(client, "face-verifier", "2")
-    reg.promote(client, "face-verifier", "1")  # production v1 (0.80), previous v2 (0.95)
-    assert model_utils.main(["compare", "face-verifier", "1", "2"]) == 0
+    reg.promote(client, "verifier-unit", "2")
+    reg.promote(client, "verifier-unit", "1")  # production v1 (0.80), previous v2 (0.95)
+    assert model_utils.main(["compare", "verifier-unit", "1", "2"]) == 0
     out = capsys.readouterr().out
     assert "metric test_roc_auc" in out and "0.8000" in out and "0.9500" in out and "better by test_roc_auc" in out
     assert "param auc_param" in out
     assert model_utils.main(["performance"]) == 0
     assert "test_roc_auc=0.8000" in capsys.readouterr().out
 
-    assert deploy_model.main(["face-verifier", "--dry-run"]) == 0
+    assert deploy_model.main(["verifier-unit", "--dry-run"]) == 0
     assert "would promote v2" in capsys.readouterr().out
-    assert reg.alias_version(client, "face-verifier", "production") == "1"
-    assert deploy_model.main(["face-verifier"]) == 0
-    assert reg.alias_version(client, "face-verifier", "production") == "2"
-    assert deploy_model.main(["face-verifier"]) == 0
+    assert reg.alias_version(client, "verifier-unit", "production") == "1"
+    assert deploy_model.main(["verifier-unit"]) == 0
+    assert reg.alias_version(client, "verifier-unit", "production") == "2"
+    assert deploy_model.main(["verifier-unit"]) == 0
     assert "already the best" in capsys.readouterr().out
 
     # production v2, previous v1: --keep 0 may only delete v3.
-    assert model_utils.main(["clean", "face-verifier", "--keep", "0", "--dry-run"]) == 0
+    assert model_utils.main(["clean", "verifier-unit", "--keep", "0", "--dry-run"]) == 0
     assert "would delete 1 version(s): 3" in capsys.readouterr().out
-    assert model_utils.main(["clean", "face-verifier", "--keep", "0"]) == 0
-    assert [str(v.version) for v in reg.list_versions(client, "face-verifier")] == ["1", "2"]
+    assert model_utils.main(["clean", "verifier-unit", "--keep", "0"]) == 0
+    assert [str(v.version) for v in reg.list_versions(client, "verifier-unit")] == ["1", "2"]
 
 
 def test_check_models_and_register_model(client, capsys):
     from scripts import check_models, register_model
     from scripts import registry as reg
 
-    reg.promote(client, "face-verifier", "2")
-    assert register_model.main(["face-verifier"]) == 0  # the latest run's version was cleaned: registered again
+    reg.promote(client, "verifier-unit", "2")
+    assert register_model.main(["verifier-unit"]) == 0  # the latest run's version was cleaned: registered again
     assert "registered run" in capsys.readouterr().out
-    assert register_model.main(["face-verifier"]) == 0
+    assert register_model.main(["verifier-unit"]) == 0
     assert "already version" in capsys.readouterr().out
     assert check_models.main([]) == 0
     out = capsys.readouterr().out
-    assert "face-verifier" in out and "production" in out and "test_roc_auc=" in out
+    assert "verifier-unit" in out and "production" in out and "test_roc_auc=" in out
 
 
 def test_bootstrap_does_nothing_when_models_exist(client, capsys):
@@ -226,9 +229,9 @@ def test_cli_errors_are_one_line(store, monkeypatch, capsys):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store["uri"])
     cases = [
         (("scripts.model_utils", "promote", "no-such-model", "1"), "unknown model: no-such-model"),
-        (("scripts.model_utils", "promote", "face-verifier", "99"), "unknown version of face-verifier: 99"),
-        (("scripts.model_utils", "rollback", "face-verifier", "abc"), "unknown version"),
-        (("scripts.model_utils", "compare", "face-verifier", "1", "42"), "unknown version of face-verifier: 42"),
+        (("scripts.model_utils", "promote", "verifier-unit", "99"), "unknown version of verifier-unit: 99"),
+        (("scripts.model_utils", "rollback", "verifier-unit", "abc"), "unknown version"),
+        (("scripts.model_utils", "compare", "verifier-unit", "1", "42"), "unknown version of verifier-unit: 42"),
         (("scripts.model_utils", "clean", "no-such-model", "--keep", "1"), "unknown model"),
         (("scripts.register_model", "no-such-model"), "no successful training run of no-such-model"),
         (("scripts.check_models", "no-such-model"), "unknown model"),
@@ -270,3 +273,43 @@ def test_rollback_without_previous(tmp_path, monkeypatch, capsys):
     assert json.loads(json.dumps(model.metadata.metadata))["threshold"] == 0.4
     out = model.predict(np.full((2, 512), 3.0, np.float32))
     assert out.shape == (2, 512) and np.allclose(np.linalg.norm(out, axis=1), 1.0)
+
+
+def test_noise_rule_calls_a_winner_only_beyond_two_standard_errors():
+    from scripts.evaluation import Evaluation, compare
+
+    def accuracy(version: str, correct: np.ndarray) -> Evaluation:
+        return Evaluation("face-verifier", version, "fixed_pair_accuracy", True, float(correct.mean()),
+                          float(correct.std(ddof=1) / np.sqrt(len(correct))), len(correct), correct.astype(float))
+
+    rng = np.random.default_rng(0)
+    base = rng.random(400) < 0.9
+    one_more = base.copy()
+    one_more[np.flatnonzero(~base)[0]] = True  # right on one more pair: noise
+    much_better = base | (rng.random(400) < 0.8)
+    assert compare(accuracy("1", base), accuracy("2", base)).winner is None  # a copy
+    assert compare(accuracy("1", base), accuracy("2", one_more)).winner is None
+    verdict = compare(accuracy("1", base), accuracy("2", much_better))
+    assert verdict.winner.version == "2" and "v2 is better" in verdict.text and verdict.se > 0
+    mae = [Evaluation("age-gender", v, "fixed_age_mae", False, float(e.mean()), 0.1, len(e), e)
+           for v, e in (("1", np.full(300, 5.0) + rng.normal(0, 2, 300)), ("2", np.full(300, 4.0)))]
+    assert compare(*mae).winner.version == "2"  # lower is better
+    broken = Evaluation("age-gender", "3", "fixed_age_mae", False, problem="trained on embedder x")
+    assert compare(mae[0], broken).winner.version == "1" and "cannot be evaluated" in compare(mae[0], broken).text
+
+
+def test_impostors_sampled_by_person_and_split_by_person(tmp_path):
+    from training.train_verifier import sample_impostors, split_people, split_photos
+
+    root = make_people(tmp_path / "people", {f"Person_{i:02d}": 3 for i in range(30)} | {"George_W_Bush": 5})
+    sample = sample_impostors(root, {"George_W_Bush", "Person_00"}, people=20, per_person=2, seed=1)
+    assert len(sample) == 20 and "George_W_Bush" not in sample and "Person_00" not in sample
+    assert all(len(photos) == 2 for photos in sample.values())
+    assert sample == sample_impostors(root, {"George_W_Bush", "Person_00"}, people=20, per_person=2, seed=1)
+    assert "George_W_Bush" not in sample_impostors(root, {"george-w-bush"}, people=40, per_person=1, seed=1)
+    splits = split_people(sorted(sample), seed=1)
+    assert [list(splits.values()).count(s) for s in ("train", "val", "test")] == [12, 4, 4]
+    photos = split_photos(10, seed=1)
+    assert sorted(photos.tolist()).count("train") == 6 and set(photos) == {"train", "val", "test"}
+    with pytest.raises(FileNotFoundError, match="impostor folder not found"):
+        sample_impostors(tmp_path / "missing", set(), people=3, per_person=1, seed=1)

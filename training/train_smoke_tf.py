@@ -51,7 +51,7 @@ def smoke_personal_verifier(pipeline, settings: TrainerSettings, out: Path) -> d
         person = max((p for p in images.iterdir() if p.is_dir()), key=lambda p: len(list(p.iterdir())))
     args = ver.parse_args(["personal", "--positive", str(person), "--negative", str(images),
                            "--name", person.name.replace("_", " "), "--max-positive", "12", "--max-negative", "24",
-                           "--out", str(out)])
+                           "--impostor-people", "40", "--impostor-images", "1", "--out", str(out)])
     return ver.run_personal(args, pipeline, settings)
 
 

@@ -12,11 +12,18 @@ General 1:1 verifier (registered as ``face-verifier``)::
 
 Personal verifier (registered as ``verifier-<name>``, the "me / not me" case)::
 
-    python -m training.train_verifier personal --positive DIR --negative DIR --name NAME [--out DIR]
+    python -m training.train_verifier personal --positive DIR --name NAME [--negative DIR] [--out DIR]
 
   StandardScaler + LogisticRegression on the embeddings of the photos (one face per photo);
   threshold 0.75 unless validation data shows a clearly better one; writes ``metrics.json``
-  (accuracy, precision, recall, F1, ROC AUC on the test split) and ``confusion_matrix.png``."""
+  (accuracy, precision, recall, F1, ROC AUC on the test split, and the false-accept rate on
+  people absent from training) and ``confusion_matrix.png``.
+
+  Negatives: "not me" means anybody else, so by default they are a broad impostor set, a seeded
+  sample of ``--impostor-people`` people x ``--impostor-images`` photos from ``--impostors``
+  (default DATA_DIR/lfw/images; folders of the person themself left out), split BY PERSON so the
+  test split holds people the model never saw; the person's own ``--negative`` photos (the people
+  they are usually confused with) are added on top, split by photo."""
 
 from __future__ import annotations
 
@@ -73,7 +80,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     general.add_argument("--no-register", action="store_true")
     personal = sub.add_parser("personal", help="one person's verifier (me / not me)")
     personal.add_argument("--positive", required=True, help="folder of photos of the person")
-    personal.add_argument("--negative", required=True, help="folder of photos of other people (searched recursively)")
+    personal.add_argument("--negative", help="folder of photos of other people (searched recursively), added to "
+                          "the impostors")
+    personal.add_argument("--impostors", help="folder of person folders to sample impostors from "
+                          "(default DATA_DIR/lfw/images)")
+    personal.add_argument("--impostor-people", type=int, default=300, help="impostor people sampled (seeded; 0 = none)")
+    personal.add_argument("--impostor-images", type=int, default=2, help="photos per impostor person")
     personal.add_argument("--name", required=True, help="the person's name (model: verifier-<slug>)")
     personal.add_argument("--max-positive", type=int, default=400, help="at most this many positive photos (seeded)")
     personal.add_argument("--max-negative", type=int, default=400, help="at most this many negative photos (seeded)")
@@ -204,11 +216,59 @@ def choose_person_threshold(prob: np.ndarray, labels: np.ndarray, default: float
     return default, f"default {default} kept: validation F1 {default_f1:.3f} (best {scores.max():.3f})"
 
 
+IMPOSTOR_SPLIT = (0.6, 0.2)
+"""Fractions of the impostor PEOPLE in train and validation; the rest are the unseen test people."""
+
+
+def sample_impostors(folder: Path, exclude: set[str], people: int, per_person: int, seed: int,
+                     ) -> dict[str, list[Path]]:
+    """A seeded sample of ``people`` person folders of ``folder`` (not in ``exclude``, by folder name
+    or its slug) -> up to ``per_person`` seeded photos each."""
+    if people <= 0 or per_person <= 0:
+        return {}
+    if not Path(folder).is_dir():
+        raise FileNotFoundError(f"impostor folder not found: {folder} (set DATA_DIR or --impostors)")
+    rng = np.random.default_rng(seed + 1)
+    photos = {p.name: list_images(p) for p in sorted(Path(folder).iterdir())
+              if p.is_dir() and p.name not in exclude and _slug_or_none(p.name) not in exclude}
+    names = [name for name, files in photos.items() if files]
+    chosen = [names[i] for i in sorted(rng.choice(len(names), min(people, len(names)), replace=False))]
+    sample = {}
+    for name in chosen:
+        picks = sorted(rng.choice(len(photos[name]), min(per_person, len(photos[name])), replace=False))
+        sample[name] = [photos[name][i] for i in picks]
+    return sample
+
+
+def _slug_or_none(name: str) -> str | None:
+    try:
+        return slugify(name)
+    except ValueError:
+        return None
+
+
+def split_people(people: list[str], seed: int) -> dict[str, str]:
+    """Person -> train / val / test (seeded, by person)."""
+    order = [people[i] for i in np.random.default_rng(seed + 2).permutation(len(people))]
+    n_train = int(round(IMPOSTOR_SPLIT[0] * len(order)))
+    n_val = int(round(IMPOSTOR_SPLIT[1] * len(order)))
+    return {p: "train" if i < n_train else "val" if i < n_train + n_val else "test" for i, p in enumerate(order)}
+
+
+def split_photos(count: int, seed: int) -> np.ndarray:
+    """A seeded 60/20/20 train / val / test split of ``count`` photos."""
+    order = np.random.default_rng(seed + 3).permutation(count)
+    labels = np.empty(count, dtype=object)
+    n_train, n_val = int(round(0.6 * count)), int(round(0.2 * count))
+    labels[order[:n_train]], labels[order[n_train:n_train + n_val]], labels[order[n_train + n_val:]] = (
+        "train", "val", "test")
+    return labels
+
+
 def run_personal(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | None = None) -> dict:
     import joblib
     import mlflow
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import train_test_split
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -222,30 +282,46 @@ def run_personal(args: argparse.Namespace, pipeline=None, settings: TrainerSetti
     seed = settings.seed if args.seed is None else args.seed
     name = person_model_name(args.name)
     for folder in (args.positive, args.negative):
-        if not Path(folder).is_dir():
+        if folder is not None and not Path(folder).is_dir():
             raise FileNotFoundError(f"folder not found: {folder}")
     positive_dir = Path(args.positive).resolve()
     positives = list_images(positive_dir)
-    negatives = [p for p in list_images(args.negative) if positive_dir not in p.resolve().parents]
+    negatives = [p for p in list_images(args.negative) if positive_dir not in p.resolve().parents] \
+        if args.negative else []
     rng = np.random.default_rng(seed)
     if args.max_positive and len(positives) > args.max_positive:
         positives = [positives[i] for i in sorted(rng.choice(len(positives), args.max_positive, replace=False))]
     if args.max_negative and len(negatives) > args.max_negative:
         negatives = [negatives[i] for i in sorted(rng.choice(len(negatives), args.max_negative, replace=False))]
-    if len(positives) < 5 or len(negatives) < 5:
-        raise ValueError(f"need at least 5 photos with a face on each side "
-                         f"(found {len(positives)} positive, {len(negatives)} negative photos)")
+    impostor_dir = Path(args.impostors) if args.impostors else settings.resolved_data_dir() / "lfw" / "images"
+    # The person themself (their folder, their name) and everyone among the given negatives stay out,
+    # so the unseen test people really are unseen.
+    exclude = {positive_dir.name, slugify(args.name)} | {p.parent.name for p in negatives}
+    impostors = sample_impostors(impostor_dir, exclude, args.impostor_people, args.impostor_images, seed) \
+        if args.impostor_people else {}
+    if len(positives) < 5 or len(negatives) + sum(map(len, impostors.values())) < 5:
+        raise ValueError(f"need at least 5 photos with a face on each side (found {len(positives)} positive, "
+                         f"{len(negatives)} negative and {sum(map(len, impostors.values()))} impostor photos)")
     pipeline = pipeline or FacePipeline()
     cache = EmbeddingCache(pipeline, settings.resolved_cache_dir())
     _, pos = cache.embed(positives)
-    _, neg = cache.embed(negatives)
-    if len(pos) < 5 or len(neg) < 5:
+    _, neg = cache.embed(negatives) if negatives else ([], np.zeros((0, cache.dim), np.float32))
+    impostor_people = split_people(sorted(impostors), seed)
+    imp_paths = [(person, p) for person in sorted(impostors) for p in impostors[person]]
+    imp_kept, imp = cache.embed([p for _, p in imp_paths]) if imp_paths else ([], np.zeros((0, cache.dim)))
+    person_of = {str(Path(p).resolve()): person for person, p in imp_paths}
+    imp_split = np.array([impostor_people[person_of[k]] for k in imp_kept], dtype=object)
+    if len(pos) < 5 or len(neg) + len(imp) < 5:
         raise ValueError(f"need at least 5 photos with a face on each side "
-                         f"(found {len(pos)} positive, {len(neg)} negative)")
-    x = np.concatenate([pos, neg]).astype(np.float32)
-    y = np.concatenate([np.ones(len(pos), bool), np.zeros(len(neg), bool)])
-    x_train, x_rest, y_train, y_rest = train_test_split(x, y, test_size=0.4, stratify=y, random_state=seed)
-    x_val, x_test, y_val, y_test = train_test_split(x_rest, y_rest, test_size=0.5, stratify=y_rest, random_state=seed)
+                         f"(found {len(pos)} positive, {len(neg) + len(imp)} negative)")
+    x = np.concatenate([pos, neg, imp]).astype(np.float32)
+    y = np.concatenate([np.ones(len(pos), bool), np.zeros(len(neg) + len(imp), bool)])
+    source = np.array(["positive"] * len(pos) + ["negative"] * len(neg) + ["impostor"] * len(imp), dtype=object)
+    split = np.concatenate([split_photos(len(pos), seed), split_photos(len(neg), seed + 10), imp_split])
+    x_train, y_train = x[split == "train"], y[split == "train"]
+    x_val, y_val = x[split == "val"], y[split == "val"]
+    x_test, y_test = x[split == "test"], y[split == "test"]
+    unseen = (split == "test") & (source == "impostor")
     out = Path(args.out) if args.out else ROOT / "data" / "verifiers" / slugify(args.name)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -253,9 +329,14 @@ def run_personal(args: argparse.Namespace, pipeline=None, settings: TrainerSetti
         mlflow.set_tag("model_name", name)
         mlflow.set_tag("person", args.name)
         log_dataset_info(dataset_info(positive_dir, positives), prefix="positive")
-        log_dataset_info(dataset_info(Path(args.negative), negatives), prefix="negative")
+        if negatives:
+            log_dataset_info(dataset_info(Path(args.negative), negatives), prefix="negative")
+        if imp_paths:
+            log_dataset_info(dataset_info(impostor_dir, [p for _, p in imp_paths]), prefix="impostor")
         mlflow.log_params({"seed": seed, "embedder": pipeline.embedder.full_version, "n_positive_faces": len(pos),
-                           "n_negative_faces": len(neg), "classifier": "StandardScaler+LogisticRegression(balanced)",
+                           "n_negative_faces": len(neg), "n_impostor_faces": len(imp),
+                           "n_impostor_people": len(impostors), "impostor_images": args.impostor_images,
+                           "classifier": "StandardScaler+LogisticRegression(balanced)",
                            "n_train": len(y_train), "n_val": len(y_val), "n_test": len(y_test)})
         classifier = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, class_weight="balanced", max_iter=2000))
         classifier.fit(x_train, y_train)
@@ -264,8 +345,16 @@ def run_personal(args: argparse.Namespace, pipeline=None, settings: TrainerSetti
         mlflow.log_param("threshold", threshold)
         prob_test = classifier.predict_proba(x_test)[:, 1]
         metrics = verification_metrics(prob_test, y_test, threshold)
+        unseen_prob = classifier.predict_proba(x[unseen])[:, 1] if unseen.any() else np.zeros(0)
+        unseen_people = sorted({p for p, s in impostor_people.items() if s == "test"})
+        if len(unseen_prob):
+            metrics["unseen_far"] = float(np.mean(unseen_prob >= threshold))
         report = {"model": name, "person": args.name, "threshold": threshold, "threshold_choice": why,
-                  "test_photos": {"positive": int(y_test.sum()), "negative": int((~y_test).sum())}, **metrics}
+                  "test_photos": {"positive": int(y_test.sum()), "negative": int((~y_test).sum())},
+                  "unseen_people": {"people": len(unseen_people), "photos": int(unseen.sum()),
+                                    "false_accepts": int(np.sum(unseen_prob >= threshold)),
+                                    "note": "impostors of people absent from training and validation"},
+                  **metrics}
         (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
         plot_confusion_matrix(y_test, prob_test >= threshold, ("not " + args.name, args.name),
                               f"{name}: test photos", out / "confusion_matrix.png")
@@ -283,7 +372,8 @@ def run_personal(args: argparse.Namespace, pipeline=None, settings: TrainerSetti
             version = register_model_version(active.info.run_id, info.model_uri, name,
                                              tags={"embedder": pipeline.embedder.full_version, "person": args.name})
     return {"run_id": active.info.run_id, "version": version, "threshold": threshold, "metrics": report,
-            "model_uri": info.model_uri, "name": name, "out": str(out)}
+            "model_uri": info.model_uri, "name": name, "out": str(out),
+            "unseen_people": unseen_people}
 
 
 def main(argv: list[str] | None = None) -> int:
