@@ -197,7 +197,7 @@ class HnswIndex(FaceIndex):
                                    threads=1 if len(queries) == 1 else self.threads)
         keys = np.atleast_2d(found.keys).astype(np.int64)
         distances = np.atleast_2d(found.distances).astype(np.float32)
-        counts = np.atleast_1d(found.counts)
+        counts = np.atleast_1d(getattr(found, "counts", keys.shape[1]))  # one query: Matches, trimmed
         ids = [keys[row, : counts[row]] for row in range(len(keys))]
         scores = [1.0 - distances[row, : counts[row]] for row in range(len(keys))]  # ip distance = 1 - dot
         return _pad(ids, scores, k)
