@@ -348,16 +348,25 @@ class MilvusIndex(FaceIndex):
                                    np.asarray(vectors[start : start + self.BATCH], np.float32))
             ]
             self.client.upsert(self.collection, rows)
+        self._seal(len(ids))
+
+    def _seal(self, changed: int) -> None:
+        """Flush so that new rows leave the growing segment: Milvus Lite searches that one by brute
+        force over gRPC (about 150 ms at 2,000 faces, 5 ms once flushed); a server only for big batches
+        (it rate-limits flushes and indexes growing segments itself)."""
+        if changed and (self.lite or changed >= 10_000):
+            self.client.flush(self.collection)
 
     def remove(self, ids: np.ndarray) -> None:
         for start in range(0, len(ids), self.BATCH):
             self.client.delete(self.collection, ids=[int(i) for i in ids[start : start + self.BATCH]])
+        self._seal(len(ids))
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         k = min(k, 16_384)
         params = {"metric_type": "IP", "params": {"ef": max(self.ef_search, k)} if self.index_type == "HNSW" else {}}
         hits = self.client.search(self.collection, data=np.asarray(queries, np.float32).tolist(), limit=k,
-                                  anns_field="vector", search_params=params, consistency_level="Strong")
+                                  anns_field="vector", search_params=params, consistency_level="Session")
         ids = [np.array([h["id"] for h in row], np.int64) for row in hits]
         scores = [np.array([h["distance"] for h in row], np.float32) for row in hits]
         return _pad(ids, scores, k)
