@@ -82,7 +82,7 @@ def open_index(engine: str, folder: Path) -> FaceIndex:
         return ExactIndex(DIM)
     if engine.startswith("hnsw-"):
         return HnswIndex(DIM, dtype=engine.split("-")[1], threads=os.cpu_count() or 1)
-    return MilvusIndex(str(folder / "bench.milvus.db"), DIM, collection_prefix="bench")
+    return MilvusIndex(str(folder / "bench.milvus.db"), DIM, collection_prefix="bench", space="bench")
 
 
 def run_engine(engine: str, size: int, data: tuple, queries: np.ndarray, exact: dict, folder: Path) -> dict:
@@ -115,7 +115,7 @@ def run_engine(engine: str, size: int, data: tuple, queries: np.ndarray, exact: 
     start = time.perf_counter()
     if isinstance(index, MilvusIndex):
         index.close()
-        index = MilvusIndex(str(folder / "bench.milvus.db"), DIM, collection_prefix="bench")
+        index = MilvusIndex(str(folder / "bench.milvus.db"), DIM, collection_prefix="bench", space="bench")
         index.search(queries[:1], 1)
         restart = time.perf_counter() - start
         size_on_disk = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())

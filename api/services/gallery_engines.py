@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
 
@@ -305,17 +306,30 @@ class MilvusIndex(FaceIndex):
         self.ef_search = ef_search
         self.index_type = index_type or ("FLAT" if self.lite else "HNSW")
         self.prefix = collection_prefix
-        self.client = MilvusClient(uri, token=token or "")
-        self.switch_space(space)
+        if self.lite:
+            # Milvus Lite locks its file: every gallery of this process shares one client (and server).
+            with _LITE_LOCK:
+                client, users = _LITE_CLIENTS.get(uri, (None, 0))
+                _LITE_CLIENTS[uri] = (client or MilvusClient(uri), users + 1)
+                self.client = _LITE_CLIENTS[uri][0]
+        else:
+            self.client = MilvusClient(uri, token=token or "")
+        self._closed = False
+        self.collection: str | None = None
+        if space:
+            self.switch_space(space)
 
     def switch_space(self, space: str) -> None:
         """Use the collection of this matching space (embedder, dimension, recognition head)."""
-        left = getattr(self, "collection", None)
+        left = self.collection
         self.collection = f"{self.prefix}_{hashlib.sha1(space.encode()).hexdigest()[:12]}"
-        if left is not None and left != self.collection and self.client.has_collection(left):
+        if left is not None and left != self.collection:
             # Stale vectors of the space left (deleted people included) must not linger; a replica
             # still on it recreates and reconciles it until it moves too.
-            self.client.drop_collection(left)
+            try:
+                self.client.drop_collection(left)
+            except Exception:  # noqa: BLE001 - another replica dropped it first
+                log.info("milvus: %s was already gone", left)
         self._ensure()
 
     def _ensure(self) -> None:
@@ -331,8 +345,14 @@ class MilvusIndex(FaceIndex):
         params = self.client.prepare_index_params()
         options = {"M": 16, "efConstruction": 200} if self.index_type == "HNSW" else {}
         params.add_index("vector", index_type=self.index_type, metric_type="IP", params=options)
-        self.client.create_collection(self.collection, schema=schema, index_params=params,
-                                      consistency_level="Strong")
+        try:
+            self.client.create_collection(self.collection, schema=schema, index_params=params,
+                                          consistency_level="Strong")
+        except Exception:
+            if not self.client.has_collection(self.collection):
+                raise
+            self.client.load_collection(self.collection)  # another worker or replica made it meanwhile
+            return
         log.info("milvus: created collection %s (%s) at %s", self.collection, self.index_type, self.uri)
 
     def __len__(self) -> int:
@@ -395,7 +415,23 @@ class MilvusIndex(FaceIndex):
         self._ensure()
 
     def close(self) -> None:
-        self.client.close()
+        if self._closed:
+            return
+        self._closed = True
+        if not self.lite:
+            self.client.close()
+            return
+        with _LITE_LOCK:
+            client, users = _LITE_CLIENTS[self.uri]
+            if users > 1:
+                _LITE_CLIENTS[self.uri] = (client, users - 1)
+                return
+            del _LITE_CLIENTS[self.uri]
+        client.close()
+
+
+_LITE_LOCK = threading.Lock()
+_LITE_CLIENTS: dict[str, tuple[object, int]] = {}
 
 
 def _atomic(path: Path, write) -> None:
