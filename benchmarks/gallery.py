@@ -246,6 +246,7 @@ def main() -> None:
     parser.add_argument("--milvus-max", type=int, default=100_000, help="largest size Milvus Lite is run at")
     parser.add_argument("--sql-sizes", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "gallery.json")
+    parser.add_argument("--append", action="store_true", help="keep the results already in --out (other sizes)")
     args = parser.parse_args()
     faces = load_faces()
     queries = faces["queries"] / np.linalg.norm(faces["queries"], axis=1, keepdims=True)
@@ -271,8 +272,15 @@ def main() -> None:
             sql.append(sql_path(size, faces, folder))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+    commands = ["nice -n 10 python -m benchmarks.gallery " + " ".join(sys.argv[1:])]
+    if args.append and args.out.is_file():
+        previous = json.loads(args.out.read_text())
+        done = {(r["engine"], r["size"]) for r in results}
+        results = [r for r in previous["results"] if (r["engine"], r["size"]) not in done] + results
+        sql = [r for r in previous["sql_path"] if r["size"] not in {s["size"] for s in sql}] + sql
+        commands = previous.get("commands", [previous.get("command")]) + commands
     report = {
-        "command": "nice -n 10 python -m benchmarks.gallery " + " ".join(sys.argv[1:]),
+        "commands": commands,
         "machine": {"cpus": os.cpu_count(), "note": "2 cores shared with other jobs; latencies are one query "
                     "at a time on one thread (HNSW) / numpy's BLAS threads (exact)"},
         "data": {"dim": DIM, "real_enrolled": int(len(faces["names"])), "queries": int(len(queries)),
