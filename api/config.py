@@ -109,6 +109,34 @@ class ApiSettings(BaseSettings):
         "memory://", description="Where the counters live: memory:// is per worker process; redis://... shared."
     )
 
+    # The gallery of enrolled faces (docs/scaling.md).
+    gallery_engine: Literal["memory", "milvus"] = Field(
+        "memory", description="memory: every worker holds the faces (exact, then HNSW above GALLERY_ANN_MIN_SIZE); "
+        "milvus: a Milvus collection (MILVUS_URI) shared by every worker and replica."
+    )
+    gallery_ann_min_size: int = Field(
+        50_000, ge=1, description="Faces from which the memory engine searches an HNSW graph instead of every face."
+    )
+    gallery_hnsw_dtype: Literal["f32", "f16", "i8"] = Field(
+        "f16", description="How the memory engine's HNSW graph stores vectors (f16: half of f32's memory)."
+    )
+    gallery_hnsw_connectivity: int = Field(16, ge=4, le=128, description="HNSW neighbours per node (M).")
+    gallery_hnsw_ef_search: int = Field(
+        64, ge=8, description="HNSW candidates explored per search (higher: better recall, slower)."
+    )
+    gallery_snapshot_dir: Path | None = Field(
+        None, description="Folder of the memory engine's on-disk snapshot, read at start and reconciled with "
+        "the database (unset: rebuilt from the database at every start)."
+    )
+    gallery_snapshot_seconds: float = Field(
+        60.0, ge=0, description="Least seconds between two snapshot writes after changes."
+    )
+    milvus_uri: str = Field(
+        "data/gallery.milvus.db", description="A file path (Milvus Lite, one process) or http://HOST:19530 (server)."
+    )
+    milvus_token: str | None = Field(None, description="Milvus credentials (user:password or an API token).")
+    milvus_collection: str = Field("faces", description="Prefix of the Milvus collections of this service.")
+
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, url: str) -> str:

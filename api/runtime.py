@@ -97,6 +97,11 @@ class Runtime:
     def close(self) -> None:
         if self._thread is not None:
             self._thread.join(timeout=60)
+        if self.service is not None:
+            try:
+                self.service.gallery.close()  # the last snapshot, the Milvus connection
+            except Exception:  # noqa: BLE001 - shutting down anyway
+                log.exception("closing the gallery failed")
         if self.served is not None:
             self.served.close()
         self.engine.dispose()

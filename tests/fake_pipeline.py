@@ -39,6 +39,14 @@ class FakePipeline:
     embedder = FakeEmbedder()
     versions = {"detector": "fake", "embedder": "fake:1"}
     slow_seconds = 1.0
+    # What the real pipeline has and the API reads: no FAR table (1:N uses the 1:1 threshold); the
+    # stages api/metrics.py times (process() below does not go through them).
+    calibration = SimpleNamespace(far_table=None)
+
+    def detect(self, image):  # noqa: ANN001, ANN201 - unused stage, timed by api/metrics.py
+        raise NotImplementedError("the fake pipeline detects and describes in process()")
+
+    describe = detect
 
     def load(self, data: bytes) -> FakeImage:
         return FakeImage.of(data)

@@ -41,12 +41,22 @@ READ_OUTSIDE_SETTINGS = {
     "MYSQL_DATABASE": "the mysql image",
     "MYSQL_USER": "the mysql image",
     "MYSQL_PASSWORD": "the mysql image",
+    "ETCD_AUTO_COMPACTION_MODE": "the etcd image (Milvus' metadata store)",
+    "ETCD_AUTO_COMPACTION_RETENTION": "the etcd image",
+    "ETCD_QUOTA_BACKEND_BYTES": "the etcd image",
+    "ETCD_SNAPSHOT_COUNT": "the etcd image",
+    "MINIO_ROOT_USER": "the minio image (Milvus' segment store)",
+    "MINIO_ROOT_PASSWORD": "the minio image",
+    "ETCD_ENDPOINTS": "the milvus image (etcd.endpoints)",
+    "MINIO_ADDRESS": "the milvus image (minio.address)",
+    "MINIO_ACCESS_KEY_ID": "the milvus image (minio.accessKeyID)",
+    "MINIO_SECRET_ACCESS_KEY": "the milvus image (minio.secretAccessKey)",
 }
 # Variables only docker-compose.yml interpolates (host side), never read by our Python code.
 COMPOSE_ONLY = {
     "MYSQL_ROOT_PASSWORD", "MLFLOW_DB_NAME", "MLFLOW_DB_USER", "MLFLOW_DB_PASSWORD",
     "FACE_API_DB_NAME", "FACE_API_DB_USER", "FACE_API_DB_PASSWORD", "DATA_HOST_DIR", "MLFLOW_WORKERS",
-    "API_WORKERS", "PROMETHEUS_PORT",
+    "API_WORKERS", "PROMETHEUS_PORT", "PROXY_PORT", "MILVUS_MINIO_USER", "MILVUS_MINIO_PASSWORD",
 }  # fmt: skip
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -695,3 +705,57 @@ def test_mysql_init_script_creates_the_api_database_and_user():
     finally:
         subprocess.run(["mariadb", "-uroot", "-e", f"DROP DATABASE IF EXISTS `{env['FACE_API_DB_NAME']}`; "
                         f"DROP USER IF EXISTS '{env['FACE_API_DB_USER']}'@'%';"])  # fmt: skip
+
+
+def test_milvus_profile_runs_pinned_official_images_that_the_api_can_reach():
+    services = compose()["services"]
+    pins = {"milvus": "milvusdb/milvus", "milvus-etcd": "quay.io/coreos/etcd", "milvus-minio": "minio/minio"}
+    for name, repository in pins.items():
+        image, _, tag = services[name]["image"].rpartition(":")
+        assert image == repository and tag and tag != "latest", f"{name}: the official image, pinned"
+        assert services[name]["profiles"] == ["milvus"], f"{name}: only with --profile milvus"
+        assert "healthcheck" in services[name]
+        assert any(v.split(":")[0] in compose()["volumes"] for v in services[name]["volumes"]), "a named volume"
+    milvus = services["milvus"]
+    assert {d: c["condition"] for d, c in milvus["depends_on"].items()} == {
+        "milvus-etcd": "service_healthy", "milvus-minio": "service_healthy"}
+    environment = milvus["environment"]
+    assert environment["ETCD_ENDPOINTS"].split(":")[0] == "milvus-etcd"
+    assert environment["MINIO_ADDRESS"].split(":")[0] == "milvus-minio"
+    minio = services["milvus-minio"]["environment"]
+    assert (environment["MINIO_ACCESS_KEY_ID"], environment["MINIO_SECRET_ACCESS_KEY"]) == (
+        minio["MINIO_ROOT_USER"], minio["MINIO_ROOT_PASSWORD"]), "Milvus logs in with MinIO's own credentials"
+    api = services["face-api"]
+    assert api["environment"]["MILVUS_URI"] == "http://milvus:19530"
+    assert api["depends_on"]["milvus"] == {"condition": "service_healthy", "required": False}, (
+        "waits for Milvus when the profile runs, starts without it otherwise")
+    assert api["environment"]["GALLERY_ENGINE"] == "memory", "the default engine needs no extra service"
+    assert api["environment"]["GALLERY_SNAPSHOT_DIR"].startswith("/app/data/"), "the snapshot is on api-data"
+
+
+def test_replicas_profile_puts_a_pinned_nginx_in_front_of_every_api_container():
+    services = compose()["services"]
+    replica, api, proxy = services["face-api-replica"], services["face-api"], services["proxy"]
+    assert replica["profiles"] == ["replicas"] and proxy["profiles"] == ["replicas"]
+    assert replica["image"] == api["image"] and replica["environment"] == api["environment"], "the same service"
+    assert replica["depends_on"] == api["depends_on"] and replica["volumes"] == api["volumes"]
+    assert replica.get("ports") == [], "scaled with --scale face-api-replica=N: no fixed host port"
+    image, _, tag = proxy["image"].partition(":")
+    assert image == "nginx" and re.fullmatch(r"\d+\.\d+\.\d+(-alpine)?", tag), "the official image, pinned"
+    assert proxy["ports"] == ["127.0.0.1:8080:8080"]
+    mount = next(v for v in proxy["volumes"] if v.startswith("./docker/nginx/"))
+    source, target, mode = mount.split(":")
+    assert mode == "ro" and target == "/etc/nginx/conf.d/default.conf"
+    config = (ROOT / source).read_text()
+    assert "resolver 127.0.0.11" in config, "Docker's DNS, asked again as replicas come and go"
+    upstream = re.search(r"upstream face_api \{(.*?)\}", config, re.S).group(1)
+    servers = re.findall(r"server ([\w-]+):(\d+)( resolve)?;", upstream)
+    assert {(host, port) for host, port, _ in servers} == {("face-api", "8000"), ("face-api-replica", "8000")}
+    assert all(resolve for *_, resolve in servers) and "zone " in upstream, "resolve needs a shared zone"
+    assert "proxy_pass http://face_api;" in config and "listen 8080;" in config
+    from api.config import ApiSettings
+
+    largest = ApiSettings.model_fields["max_upload_bytes"].default
+    assert int(re.search(r"client_max_body_size (\d+)m;", config).group(1)) * 2**20 > largest, "the API says 413"
+    health = proxy["healthcheck"]["test"]
+    assert "/proxy-health" in health[-1] and "location = /proxy-health" in config

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import time
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ from api.errors import NO_FACE, ApiError
 from face_pipeline import FaceEmbedding, FacePipeline
 from face_pipeline.calibrate import identify_threshold
 
-from .gallery import Gallery, bump_revision
+from .gallery import Gallery, bump_revision, make_gallery
 from .names import clean_name, name_key
 from .served_models import ServedModels
 from .unknowns import UnknownFaces, existing_person_ids
@@ -56,7 +57,8 @@ class FaceService:
     ) -> FaceService:
         version = pipeline.embedder.full_version
         dim = int(pipeline.embedder.dim)
-        gallery = Gallery(session_factory, served.project, version, dim)
+        gallery = make_gallery(settings, session_factory, served.project, version, dim,
+                               projection_key=lambda: served.versions().get("recognition_head"))
         unknowns = UnknownFaces(
             gallery.project, version, settings.unknown_match_window_hours, settings.unknown_max_recent
         )
@@ -270,6 +272,8 @@ class FaceService:
             }
 
         answer = in_transaction(self.session_factory, work)
+        if answer["added"]:
+            self._sync_gallery()
         answer["timing_ms"] = elapsed_ms(start)
         return answer, answer["added"]
 
@@ -360,7 +364,16 @@ class FaceService:
                 "unknown_faces_removed": forgotten,
             }
 
-        return in_transaction(self.session_factory, work)
+        answer = in_transaction(self.session_factory, work)
+        self._sync_gallery()  # the vectors leave this process's engine (or the shared Milvus) now
+        return answer
+
+    def _sync_gallery(self) -> None:
+        """Reconcile the gallery engine with the database now; on failure the next request does."""
+        try:
+            self.gallery.refresh()
+        except Exception:  # noqa: BLE001 - the change is committed; the engine catches up later
+            logging.getLogger(__name__).exception("gallery reconcile after a change failed")
 
 
 def verification_answer(verdict: tuple[float, float, str], person: dict | None, start: float) -> dict:

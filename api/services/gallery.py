@@ -1,12 +1,19 @@
-"""The enrolled faces as one normalised matrix in memory, reloaded whenever the database's gallery
-revision moves (a registration or deletion through any worker bumps it in the same transaction)."""
+"""The enrolled faces, searchable: a :class:`Gallery` per process keeps a face index (exact matrix,
+HNSW graph or a Milvus collection, api/services/gallery_engines.py) reconciled with the database
+whenever its gallery revision moves (a registration or deletion through any worker or replica bumps
+it in the same transaction). The reconcile is incremental: the ids SQL holds are compared with the
+ids the index holds; only the difference is read, added or removed. SQL is the source of truth."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select, update
@@ -14,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.db.models import FaceEmbeddingRow, GalleryState, Person
 
+from .gallery_engines import FaceIndex, MemoryIndex, MilvusIndex
 from .vectors import from_bytes, normalize_rows
 
 log = logging.getLogger(__name__)
@@ -90,8 +98,42 @@ def bump_revision(session: Session) -> None:
     session.execute(update(GalleryState).where(GalleryState.id == 1).values(revision=GalleryState.revision + 1))
 
 
+def group_by_person(
+    ids: np.ndarray, scores: np.ndarray, owner_of: Callable[[np.ndarray], np.ndarray], k: int
+) -> list[tuple[int, float]]:
+    """The first ``k`` distinct people in one query's best-first face list, each with its best face's
+    score: a person's first face in that list is its best, so this is the per-person max ranking."""
+    valid = ids >= 0
+    owners = owner_of(ids[valid])
+    _, first = np.unique(owners, return_index=True)
+    first = np.sort(first)[:k]
+    return [(int(owners[i]), float(scores[valid][i])) for i in first if owners[i] >= 0]
+
+
+@dataclass(frozen=True)
+class GalleryView:
+    """What one request sees: the revision and size it was synced at, searches through the index."""
+
+    revision: int
+    size: int  # people
+    faces: int
+    gallery: Gallery
+
+    def top_k(self, queries: np.ndarray, k: int) -> list[list[Match]]:
+        return self.gallery.top_k(queries, k)
+
+    def best_for_person(self, person_id: int, query: np.ndarray) -> float | None:
+        return self.gallery.best_for_person(person_id, query)
+
+
+SNAPSHOT_FORMAT = 1
+
+
 class Gallery:
-    """Thread-safe holder of the current :class:`GallerySnapshot` for one process."""
+    """Thread-safe holder of this process's face index and of who owns each face.
+
+    ``index`` defaults to an exact in-memory one; ``snapshot_dir`` keeps a copy on disk so that a
+    restart reads it and reconciles only what changed since (memory engine)."""
 
     def __init__(
         self,
@@ -99,61 +141,292 @@ class Gallery:
         project: Callable[[np.ndarray], np.ndarray],
         embedder_version: str,
         dim: int,
+        index: FaceIndex | None = None,
+        projection_key: Callable[[], str | None] = lambda: None,
+        snapshot_dir: Path | None = None,
+        snapshot_seconds: float = 60.0,
     ) -> None:
         self._session_factory = session_factory
         self._project = project
         self.embedder_version = embedder_version
         self.dim = dim
-        self._snapshot = EMPTY
-        self._lock = threading.Lock()
+        self.index = index if index is not None else MemoryIndex(dim, ann_min_size=1 << 62)
+        self._projection_key = projection_key
+        self.snapshot_dir = snapshot_dir
+        self.snapshot_seconds = snapshot_seconds
+        self._lock = threading.RLock()
+        self._space: str | None = None
+        self._ids = np.zeros(0, np.int64)  # sorted face ids in the index
+        self._owners = np.zeros(0, np.int64)  # their people
+        self._names: dict[int, str] = {}
+        self._view = GalleryView(-1, 0, 0, self)
+        self._seeded = False
+        self._saved_at = 0.0
+        self._unsaved = False
+        self.last_sync: dict = {}
+
+    # --- the matching space ---------------------------------------------------------------
 
     @property
-    def snapshot(self) -> GallerySnapshot:
-        return self._snapshot
+    def snapshot(self) -> GalleryView:
+        return self._view
 
     def project(self, raw: np.ndarray) -> np.ndarray:
         """Raw pipeline embeddings to the normalised matching space (served models' head applied)."""
         return normalize_rows(self._project(normalize_rows(raw)))
 
+    def space(self) -> str:
+        """What a stored projected vector depends on: embedder, dimension and recognition head."""
+        return json.dumps([self.embedder_version, self.dim, self._projection_key()])
+
     def invalidate(self) -> None:
-        """Rebuild on the next request (e.g. after the served models' projection changed)."""
+        """Rebuild on the next request (e.g. after the served models' projection changed); a shared
+        persistent index is re-read and reconciled, not dropped under the other replicas."""
         with self._lock:
-            self._snapshot = EMPTY
+            self._reset()
+            self._space = None
 
-    def current(self) -> GallerySnapshot:
-        """The snapshot, reloaded first if another request or worker changed the gallery (one cheap query)."""
+    def _reset(self) -> None:
+        if not self.index.persistent:
+            self.index.clear()
+        self._ids = np.zeros(0, np.int64)
+        self._owners = np.zeros(0, np.int64)
+        self._names = {}
+        self._view = GalleryView(-1, 0, 0, self)
+
+    # --- reconcile with SQL ---------------------------------------------------------------
+
+    def current(self) -> GalleryView:
+        """The view, reconciled first if another request, worker or replica changed the gallery
+        (one cheap query when nothing did)."""
         with self._session_factory() as session:
             revision = read_revision(session)
-        if revision != self._snapshot.revision:
+        if revision != self._view.revision or self._space != self.space():
             with self._lock:
-                if revision != self._snapshot.revision:
-                    self._snapshot = self._load()
-        return self._snapshot
+                if revision != self._view.revision or self._space != self.space():
+                    self._sync()
+        return self._view
 
-    def _load(self) -> GallerySnapshot:
-        # Revision first: if a change commits while we read, we load newer rows under an older
-        # revision and simply reload once more on the next request.
+    refresh = current
+
+    def _sync(self) -> None:
+        started = time.perf_counter()
+        space = self.space()
+        if self._space != space:
+            self._open(space)
         with self._session_factory() as session:
+            # Revision first: a change committing while we read gives newer rows under an older
+            # revision, and one more (cheap) reconcile on the next request.
             revision = read_revision(session)
+            if self._seeded and revision < self._view.revision:  # the database was replaced
+                self.index.clear()
+                self._reset()
+            in_sql = np.fromiter(
+                session.execute(
+                    select(FaceEmbeddingRow.id)
+                    .where(FaceEmbeddingRow.embedder_version == self.embedder_version, FaceEmbeddingRow.dim == self.dim)
+                    .order_by(FaceEmbeddingRow.id)
+                ).scalars(),
+                dtype=np.int64,
+            )
+            gone = np.setdiff1d(self._ids, in_sql, assume_unique=True)
+            new = np.setdiff1d(in_sql, self._ids, assume_unique=True)
+            if gone.size:
+                self._remove(gone)
+            added = self._add(session, new) if new.size else 0
+        self._seeded = True
+        self._view = GalleryView(revision, len(self._names), len(self._ids), self)
+        self._unsaved |= bool(gone.size or added)
+        self.last_sync = {"revision": revision, "added": int(added), "removed": int(gone.size),
+                          "seconds": round(time.perf_counter() - started, 3)}
+        log.info("gallery revision %d: %d people, %d faces (+%d -%d in %.2f s)", revision, len(self._names),
+                 len(self._ids), added, gone.size, time.perf_counter() - started)
+        if self._unsaved and (not self._saved_at or time.time() - self._saved_at >= self.snapshot_seconds):
+            self.save_snapshot()
+
+    def _open(self, space: str) -> None:
+        """Start on a matching space: from the disk snapshot or the persistent index when they are
+        for this space, else empty (the reconcile then adds every face)."""
+        self._space = space
+        self._reset()
+        self._seeded = False
+        if self.index.persistent:
+            if isinstance(self.index, MilvusIndex):
+                self.index.switch_space(space)
+            ids, owners = self.index.stored()
+            self._ids, self._owners = ids, owners
+            self._load_names(np.unique(owners))
+            log.info("gallery: %s holds %d faces already", type(self.index).__name__, len(ids))
+        elif not self._load_snapshot():
+            self._reset()
+
+    def _load_names(self, person_ids: np.ndarray) -> None:
+        with self._session_factory() as session:
+            for start in range(0, len(person_ids), 5000):
+                chunk = [int(p) for p in person_ids[start : start + 5000]]
+                for pid, name in session.execute(select(Person.id, Person.name).where(Person.id.in_(chunk))):
+                    self._names[int(pid)] = name
+
+    def _add(self, session: Session, new: np.ndarray) -> int:
+        added = 0
+        for start in range(0, len(new), 5000):
+            chunk = [int(i) for i in new[start : start + 5000]]
             rows = session.execute(
-                select(FaceEmbeddingRow.person_id, Person.name, FaceEmbeddingRow.vector, FaceEmbeddingRow.dim)
+                select(FaceEmbeddingRow.id, FaceEmbeddingRow.person_id, Person.name, FaceEmbeddingRow.vector,
+                       FaceEmbeddingRow.dim)
                 .join(Person, Person.id == FaceEmbeddingRow.person_id)
-                .where(FaceEmbeddingRow.embedder_version == self.embedder_version, FaceEmbeddingRow.dim == self.dim)
-                .order_by(FaceEmbeddingRow.person_id, FaceEmbeddingRow.id)
+                .where(FaceEmbeddingRow.id.in_(chunk))
+                .order_by(FaceEmbeddingRow.id)
             ).all()
-        if not rows:
-            return GallerySnapshot(revision, EMPTY.person_ids, (), EMPTY.matrix, EMPTY.starts)
-        owners = np.fromiter((row.person_id for row in rows), dtype=np.int64, count=len(rows))
-        raw = np.stack([from_bytes(row.vector, row.dim) for row in rows])
-        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
-        person_ids = owners[starts]
-        names = tuple(rows[i].name for i in starts)
-        log.info("gallery revision %d: %d people, %d faces", revision, len(person_ids), len(rows))
-        return GallerySnapshot(
-            revision=revision,
-            person_ids=person_ids,
-            names=names,
-            matrix=self.project(raw),
-            starts=starts,
-            person_index={int(pid): i for i, pid in enumerate(person_ids)},
-        )
+            if not rows:
+                continue
+            ids = np.array([r.id for r in rows], np.int64)
+            owners = np.array([r.person_id for r in rows], np.int64)
+            vectors = self.project(np.stack([from_bytes(r.vector, r.dim) for r in rows]))
+            self.index.add(ids, vectors, owners)
+            for r in rows:
+                self._names[int(r.person_id)] = r.name
+            self._insert(ids, owners)
+            added += len(ids)
+        return added
+
+    def _insert(self, ids: np.ndarray, owners: np.ndarray) -> None:
+        if not self._ids.size or ids[0] > self._ids[-1]:  # the usual case: new ids are the largest
+            self._ids = np.concatenate([self._ids, ids])
+            self._owners = np.concatenate([self._owners, owners])
+            return
+        all_ids = np.concatenate([self._ids, ids])
+        order = np.argsort(all_ids, kind="stable")
+        self._ids, self._owners = all_ids[order], np.concatenate([self._owners, owners])[order]
+
+    def _remove(self, gone: np.ndarray) -> None:
+        self.index.remove(gone)
+        keep = ~np.isin(self._ids, gone, assume_unique=True)
+        touched = np.unique(self._owners[~keep])
+        self._ids, self._owners = self._ids[keep], self._owners[keep]
+        still = np.isin(touched, self._owners)
+        for pid in touched[~still]:
+            self._names.pop(int(pid), None)
+
+    # --- searches ---------------------------------------------------------------------------
+
+    def _owner_of(self, ids: np.ndarray) -> np.ndarray:
+        """People owning face ``ids`` (-1 for a face this process does not know yet)."""
+        if not self._ids.size:
+            return np.full(len(ids), -1, np.int64)
+        at = np.clip(np.searchsorted(self._ids, ids), 0, len(self._ids) - 1)
+        return np.where(self._ids[at] == ids, self._owners[at], -1)
+
+    def top_k(self, queries: np.ndarray, k: int) -> list[list[Match]]:
+        """The ``k`` most similar people for each projected, normalised query row, best first: a
+        person's score is their best face's. More faces are fetched until ``k`` people are found."""
+        queries = np.asarray(queries, np.float32)
+        with self._lock:
+            faces, people = len(self._ids), len(self._names)
+            k = min(k, people)
+            if k <= 0 or not faces:
+                return [[] for _ in queries]
+            want = min(faces, max(4 * k, k + 16))
+            results: list[list[Match] | None] = [None] * len(queries)
+            pending = list(range(len(queries)))
+            while pending:
+                ids, scores = self.index.search(queries[pending], want)
+                retry = []
+                for row, q in enumerate(pending):
+                    best = group_by_person(ids[row], scores[row], self._owner_of, k)
+                    if len(best) < k and want < faces:
+                        retry.append(q)
+                        continue
+                    results[q] = [Match(pid, self._names.get(pid, ""), score) for pid, score in best]
+                pending = retry
+                want = min(faces, want * 4)
+            return [r or [] for r in results]
+
+    def best_for_person(self, person_id: int, query: np.ndarray) -> float | None:
+        """Best similarity of one projected query to one person's faces; None if none are enrolled."""
+        with self._lock:
+            ids = self._ids[self._owners == person_id]
+            if not ids.size:
+                return None
+            vectors = self.index.vectors(ids)
+        return float(np.max(vectors @ np.asarray(query, np.float32))) if len(vectors) else None
+
+    # --- the snapshot on disk (memory engine) ---------------------------------------------------
+
+    def _snapshot_path(self) -> Path | None:
+        if self.snapshot_dir is None or self._space is None:
+            return None
+        return Path(self.snapshot_dir) / f"gallery-{hashlib.sha1(self._space.encode()).hexdigest()[:16]}"
+
+    def save_snapshot(self) -> bool:
+        """Write index, ids, owners and names, stamped with the revision they match (atomic renames)."""
+        path = self._snapshot_path()
+        if path is None or self.index.persistent:
+            return False
+        with self._lock:
+            started = time.perf_counter()
+            if not self.index.save(path):
+                return False
+            names = np.array([self._names.get(int(p), "") for p in np.unique(self._owners)])
+            meta = {"format": SNAPSHOT_FORMAT, "space": self._space, "revision": self._view.revision}
+            from .gallery_engines import _atomic
+
+            _atomic(path.with_suffix(".meta.npz"), lambda tmp: np.savez(
+                tmp, ids=self._ids, owners=self._owners, people=np.unique(self._owners), names=names,
+                meta=np.array(json.dumps(meta))))
+            self._saved_at, self._unsaved = time.time(), False
+            log.info("gallery snapshot written (%d faces, %.1f s)", len(self._ids), time.perf_counter() - started)
+            return True
+
+    def _load_snapshot(self) -> bool:
+        path = self._snapshot_path()
+        if path is None or not path.with_suffix(".meta.npz").is_file():
+            return False
+        try:
+            with np.load(path.with_suffix(".meta.npz")) as data:
+                meta = json.loads(str(data["meta"]))
+                if meta.get("format") != SNAPSHOT_FORMAT or meta.get("space") != self._space:
+                    return False
+                with self._session_factory() as session:
+                    if meta["revision"] > read_revision(session):  # a snapshot of another (newer) database
+                        return False
+                if not self.index.load(path) or len(self.index) != len(data["ids"]):
+                    self._reset()
+                    return False
+                self._ids, self._owners = data["ids"].astype(np.int64), data["owners"].astype(np.int64)
+                self._names = {int(p): str(n) for p, n in zip(data["people"], data["names"])}
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("gallery snapshot unreadable, rebuilding: %s", exc)
+            self._reset()
+            return False
+        self._saved_at = time.time()
+        log.info("gallery snapshot of revision %d read (%d faces)", meta["revision"], len(self._ids))
+        return True
+
+    def close(self) -> None:
+        if self._unsaved:
+            self.save_snapshot()
+        self.index.close()
+
+
+def make_gallery(settings, session_factory: sessionmaker[Session], project: Callable[[np.ndarray], np.ndarray],
+                 embedder_version: str, dim: int, projection_key: Callable[[], str | None] = lambda: None) -> Gallery:
+    """The gallery GALLERY_ENGINE asks for (api/config.py)."""
+    from api.config import ROOT
+
+    def absolute(path: Path | None) -> Path | None:
+        return None if path is None else (path if path.is_absolute() else ROOT / path)
+
+    if settings.gallery_engine == "milvus":
+        uri = settings.milvus_uri
+        if "://" not in uri:
+            uri = str(absolute(Path(uri)))
+        index: FaceIndex = MilvusIndex(uri, dim, collection_prefix=settings.milvus_collection,
+                                       token=settings.milvus_token, ef_search=settings.gallery_hnsw_ef_search)
+    else:
+        index = MemoryIndex(dim, ann_min_size=settings.gallery_ann_min_size, dtype=settings.gallery_hnsw_dtype,
+                            connectivity=settings.gallery_hnsw_connectivity,
+                            expansion_search=settings.gallery_hnsw_ef_search)
+    return Gallery(session_factory, project, embedder_version, dim, index=index, projection_key=projection_key,
+                   snapshot_dir=absolute(settings.gallery_snapshot_dir),
+                   snapshot_seconds=settings.gallery_snapshot_seconds)

@@ -1,0 +1,127 @@
+"""Replicas share one MariaDB database: an enrolment through one API is found by another on its next
+request, and a deletion through either is gone from both. Two uvicorn processes with the memory engine
+(each holds its own gallery), and two app instances sharing one Milvus Lite file (the milvus engine).
+The fake pipeline: no TensorFlow."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import pymysql
+import pytest
+from fastapi.testclient import TestClient
+
+from api.config import ApiSettings
+from api.main import create_app
+from tests.fake_pipeline import FakePipeline
+from tests.test_api_workers import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root"}
+SETTINGS = {
+    "API_KEYS_ENABLED": "false",
+    "MODEL_SOURCE": "packaged",
+    "IDENTIFY_THRESHOLD": "0.9",  # the fake pipeline has no calibration table
+    "RATE_LIMIT_ENABLED": "false",
+}
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    name = f"face_api_replicas_{uuid.uuid4().hex[:12]}"
+    try:
+        connection = pymysql.connect(**MARIADB)
+    except pymysql.MySQLError as exc:
+        pytest.fail(f"MariaDB on 127.0.0.1:3306 is not reachable ({exc}); start it to run the API tests")
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    try:
+        yield f"mysql+pymysql://root@127.0.0.1:3306/{name}?charset=utf8mb4"
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        connection.close()
+
+
+def start_replica(stack: ExitStack, folder: Path, database_url: str, **env: str) -> str:
+    port = free_port()
+    folder.mkdir(parents=True, exist_ok=True)
+    log = stack.enter_context((folder / "uvicorn.log").open("wb"))
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": database_url, **SETTINGS, **env}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "tests.fake_app:app", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+
+    def stop() -> None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    stack.callback(stop)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"replica did not get ready:\n{(folder / 'uvicorn.log').read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{base}/ready", timeout=5).status_code == 200:
+                return base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+
+
+def enrol_on_one_find_on_the_other(one, other) -> None:  # noqa: ANN001 - httpx.Client or TestClient
+    face = b"\x01replica-test-face"
+    assert other.post("/search", files={"file": ("p.jpg", face)}).json()["matches"] == []  # loaded, empty
+    registered = one.post("/register", files={"file": ("a.jpg", face)}, data={"person_name": "Rita Replica"})
+    assert registered.status_code == 201, registered.text
+    person_id = registered.json()["person_id"]
+    matches = other.post("/search", files={"file": ("p.jpg", face)}).json()["matches"]
+    assert matches and matches[0]["person_id"] == person_id and matches[0]["name"] == "Rita Replica"
+    assert matches[0]["similarity"] == pytest.approx(1.0, abs=1e-3) and matches[0]["is_match"]
+    assert other.get("/ready").status_code == 200
+
+    deleted = other.delete(f"/persons/{person_id}")
+    assert deleted.status_code == 200, deleted.text
+    for client in (one, other):
+        assert client.post("/search", files={"file": ("p.jpg", face)}).json()["matches"] == []
+
+
+def test_two_api_processes_on_one_database_see_each_other_s_changes(database_url, tmp_path):
+    with ExitStack() as stack:
+        first = start_replica(stack, tmp_path / "a", database_url, GALLERY_SNAPSHOT_DIR=str(tmp_path / "a" / "snap"))
+        second = start_replica(stack, tmp_path / "b", database_url, GALLERY_SNAPSHOT_DIR=str(tmp_path / "b" / "snap"))
+        with httpx.Client(base_url=first, timeout=30) as one, httpx.Client(base_url=second, timeout=30) as other:
+            enrol_on_one_find_on_the_other(one, other)
+
+
+def test_two_app_instances_share_one_milvus_collection(database_url, tmp_path):
+    settings = ApiSettings(database_url=database_url, gallery_engine="milvus",
+                           milvus_uri=str(tmp_path / "shared.milvus.db"),
+                           **{k.lower(): v for k, v in SETTINGS.items()})
+    with (
+        TestClient(create_app(settings, pipeline=FakePipeline())) as one,
+        TestClient(create_app(settings, pipeline=FakePipeline())) as other,
+    ):
+        for client in (one, other):
+            deadline = time.monotonic() + 60
+            while client.get("/ready").status_code != 200:
+                assert time.monotonic() < deadline, client.get("/ready").text
+                time.sleep(0.1)
+        enrol_on_one_find_on_the_other(one, other)
+        gallery = other.app.state.runtime.service.gallery
+        assert len(gallery.index) == 0, "the deleted face is gone from the shared collection"
