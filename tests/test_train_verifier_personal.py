@@ -76,10 +76,10 @@ def test_registered_model_tells_him_from_others(trained, pipeline):
 
 @pytest.fixture(scope="module")
 def readme_way(tmp_path_factory, pipeline):
-    """Trained as README.md's trainer section shows: his folder, his name, nothing else."""
+    """Trained as docs/training.md shows: his folder, his name, nothing else."""
     from training import train_verifier
 
-    readme = (train_verifier.ROOT / "README.md").read_text()
+    readme = (train_verifier.ROOT / "docs" / "training.md").read_text()
     assert ('personal --positive ../shared/data/lfw/images/George_W_Bush \\\n    --name "George W Bush" '
             "--max-positive 40") in readme
     folder = tmp_path_factory.mktemp("personal_readme")
