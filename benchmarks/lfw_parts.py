@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .lfw import DEFAULT_DATA, FALLBACK_BOX, choose_face, face_from_dict
+from face_pipeline.pipeline import central_face
+
+from .lfw import DEFAULT_DATA, FALLBACK_BOX, face_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "data" / "cache" / "lfw_parts"
@@ -79,9 +81,8 @@ def embed_parts(images_dir: Path, paths: list[str], pipeline, cache_file: Path, 
         found = []
         for rel in chunk:
             image = pipeline.load(images_dir / rel)
-            chosen = choose_face([f.to_dict() | {"_face": f} for f in pipeline.detect(image)],
-                                 image.shape[1], image.shape[0])
-            face = chosen["_face"] if chosen else fallback_face(image)
+            chosen = central_face(pipeline.detect(image), image.shape[1], image.shape[0])
+            face = chosen if chosen is not None else fallback_face(image)
             found.append(chosen is not None)
             for name, network in networks.items():
                 crops[name].append(network.align(image, face))

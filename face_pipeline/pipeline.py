@@ -95,11 +95,9 @@ class FacePipeline:
         gallery to another embedder: the face is found in the crop (the one nearest its centre);
         when none is, the crop's centre is taken as the face with landmarks where a box crop puts
         them. Returns the description and whether a face was detected."""
-        faces = self.detect(crop)
         height, width = crop.shape[:2]
-        if faces:
-            face = min(faces, key=lambda f: float(np.hypot(f.box.center[0] - width / 2, f.box.center[1] - height / 2))
-                       - 0.25 * f.box.width)
+        face = central_face(self.detect(crop), width, height)
+        if face is not None:
             return self.describe(crop, [face])[0], True
         return self.describe(crop, [centred_face(width, height)])[0], False
 
@@ -113,6 +111,16 @@ class FacePipeline:
     def is_same(self, similarity: float) -> bool:
         """1:1 decision at the calibrated verification threshold."""
         return similarity >= self.threshold
+
+
+def central_face(faces: list[Face], width: int, height: int) -> Face | None:
+    """The face a one-person photo is about: the detection nearest the centre of the ``width`` x
+    ``height`` photo, larger faces breaking near-ties (a face in the background is small and
+    off-centre); None when there is none."""
+    if not faces:
+        return None
+    return min(faces, key=lambda f: float(np.hypot(f.box.center[0] - width / 2, f.box.center[1] - height / 2))
+               - 0.25 * f.box.width)
 
 
 def _kind_of(embedder: Embedder) -> str:

@@ -15,20 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from face_pipeline.pipeline import central_face
+
 log = logging.getLogger(__name__)
-
-
-def choose_face(faces: list, width: int, height: int):
-    """The detection nearest the centre of the photo (larger faces break near-ties)."""
-    if not faces:
-        return None
-
-    def cost(face) -> float:
-        box = face.box
-        cx, cy = box.x + box.width / 2, box.y + box.height / 2
-        return float(np.hypot(cx - width / 2, cy - height / 2)) - 0.25 * box.width
-
-    return min(faces, key=cost)
 
 
 def cache_key(pipeline) -> str:
@@ -79,7 +68,7 @@ class EmbeddingCache:
                     log.warning("skipping %s: %s", key, exc)
                     self.no_face.add(key)
                     continue
-                face = choose_face(self.pipeline.detect(image), image.shape[1], image.shape[0])
+                face = central_face(self.pipeline.detect(image), image.shape[1], image.shape[0])
                 if face is None:
                     self.no_face.add(key)
                     continue
