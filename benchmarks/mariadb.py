@@ -1,7 +1,8 @@
 """A private MariaDB server (its own data directory, port, socket and log) that a test or benchmark
 starts, freezes (SIGSTOP), thaws, stops and restarts, to put the API through database faults
 without touching the shared server on 3306. Used by ``tests/test_api_db_faults.py`` and
-``benchmarks.fault``; ``available()`` says whether the binaries are installed."""
+``benchmarks.fault``; ``available()`` says whether the binaries are installed. ``ensure_database``
+makes a benchmark's database on any server (``benchmarks.soak --database-url``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,29 @@ import time
 from pathlib import Path
 
 import pymysql
+
+
+def ensure_database(url: str) -> None:
+    """``CREATE DATABASE IF NOT EXISTS`` for a MySQL/MariaDB SQLAlchemy URL (anything else: nothing),
+    so that a benchmark's documented ``--database-url`` works on a fresh server. RuntimeError with the
+    driver's one-line reason if the server cannot be reached."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "mysql" or not parsed.database:
+        return
+    try:
+        connection = pymysql.connect(host=parsed.host or "127.0.0.1", port=parsed.port or 3306,
+                                     user=parsed.username or "root", password=parsed.password or "",
+                                     connect_timeout=5)
+    except pymysql.MySQLError as error:
+        raise RuntimeError(f"cannot reach the database server of {parsed.render_as_string()}: {error}") from None
+    try:
+        with connection.cursor() as cursor:
+            name = parsed.database.replace("`", "``")
+            cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4")
+    finally:
+        connection.close()
 
 
 def available() -> bool:

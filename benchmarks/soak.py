@@ -32,6 +32,7 @@ import httpx
 import numpy as np
 
 from benchmarks.api_load import DEFAULT_DATA, free_port, lfw_path, make_key, padded_photo, wait_ready
+from benchmarks.mariadb import ensure_database
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWN = ("Soak Known", "Colin_Powell", 1)
@@ -194,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=6, help="concurrent clients (default 6)")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers (default 2)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding lfw/ (default DATA_DIR)")
-    parser.add_argument("--database-url", help="use this database instead of a temporary SQLite file")
+    parser.add_argument("--database-url", help="use this database (fresh; made if missing on MySQL/MariaDB) "
+                                               "instead of a temporary SQLite file")
     parser.add_argument("--fake", action="store_true", help="serve the tests' fake pipeline (no TensorFlow)")
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "soak.json")
     args = parser.parse_args(argv)
@@ -214,6 +216,11 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="soak_") as tmp:
         database_url = args.database_url or f"sqlite:///{Path(tmp) / 'face_api.db'}"
+        try:
+            ensure_database(database_url)  # the documented command on a fresh MariaDB
+        except RuntimeError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         admin, read = make_key(database_url, "admin"), make_key(database_url, "read")
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -231,8 +238,9 @@ def main(argv: list[str] | None = None) -> int:
             wait_ready(base, process)
             known = httpx.post(f"{base}/register", files={"file": ("p.jpg", photos["known"])},
                                data={"person_name": KNOWN[0]}, headers={"X-API-Key": admin}, timeout=120)
-            if known.status_code != 201:
-                raise SystemExit(f"error: enrolling the known person failed: {known.text}")
+            if known.status_code != 201:  # 200: already there, so the ledger would not add up
+                raise SystemExit(f"error: enrolling the known person answered {known.status_code} (the soak needs a "
+                                 f"fresh database: drop one an earlier run left): {known.text[:200]}")
             soak = Soak(base, photos, admin, read, fake=args.fake)
             load_start = os.getloadavg()
             samples = asyncio.run(run(soak, args.clients, args.duration, process.pid))
