@@ -2,7 +2,8 @@
 starts, freezes (SIGSTOP), thaws, stops and restarts, to put the API through database faults
 without touching the shared server on 3306. Used by ``tests/test_api_db_faults.py`` and
 ``benchmarks.fault``; ``available()`` says whether the binaries are installed. ``ensure_database``
-makes a benchmark's database on any server (``benchmarks.soak --database-url``)."""
+makes a benchmark's database on any server (``benchmarks.soak --database-url``); ``scratch_database``
+a throw-away one on the shared server for the tests that need a fresh MariaDB database."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import shutil
 import signal
 import subprocess
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pymysql
@@ -36,6 +40,31 @@ def ensure_database(url: str) -> None:
             name = parsed.database.replace("`", "``")
             cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4")
     finally:
+        connection.close()
+
+
+SHARED = {"host": "127.0.0.1", "port": 3306, "user": "root"}
+"""The MariaDB every test and benchmark may assume (root, no password), as ``.ci/run`` starts it."""
+
+
+@contextmanager
+def scratch_database(prefix: str, collation: str | None = None) -> Iterator[str]:
+    """A new, uniquely named database on the shared server for the block's length (dropped after);
+    yields its SQLAlchemy URL. ``collation`` forces one (the tests of our own name rule pass the
+    accent-insensitive ``utf8mb4_unicode_ci`` that once merged people). RuntimeError if unreachable."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    try:
+        connection = pymysql.connect(**SHARED)
+    except pymysql.MySQLError as exc:
+        raise RuntimeError(f"MariaDB on 127.0.0.1:3306 is not reachable ({exc}); start it to run these tests") from None
+    try:
+        with connection.cursor() as cursor:
+            collate = f" COLLATE {collation}" if collation else ""
+            cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4{collate}")
+        yield f"mysql+pymysql://root@127.0.0.1:3306/{name}?charset=utf8mb4"
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
         connection.close()
 
 
