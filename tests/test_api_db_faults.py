@@ -1,26 +1,22 @@
 """The API against a MariaDB server this test starts itself (its own datadir, port and socket), then
 freezes (SIGSTOP), thaws, stops and restarts: every answer in between is a prompt 503 with
 Retry-After (never a 500 or a hang), known keys keep working where no database is needed, and the
-API recovers by itself. Fake pipeline; about 20 s."""
+API recovers by itself. Fake pipeline; about 20 s. The server is ``benchmarks.mariadb``'s, the one
+``benchmarks.fault`` measures with."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import pymysql
 import pytest
 from fastapi.testclient import TestClient
 
 from api.config import ApiSettings
 from api.main import create_app
 from api.security import create_key
+from benchmarks.mariadb import PrivateMariaDB
+from benchmarks.mariadb import available as mariadb_available
 from tests.fake_pipeline import FakePipeline
 
 TIMEOUT = 2.0
@@ -29,69 +25,15 @@ PROMPT = 3 * TIMEOUT + 2
 """The longest a request may take while the server is frozen: a stale pooled connection's ping, a
 fresh connect's handshake, and slack for a loaded machine."""
 
-pytestmark = pytest.mark.skipif(not shutil.which("mariadbd"), reason="needs mariadbd and mariadb-install-db")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """One private mariadbd: ``start``, ``freeze``, ``thaw``, ``stop``."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.datadir = folder / "data"
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-        subprocess.run(
-            ["mariadb-install-db", "--no-defaults", f"--datadir={self.datadir}", "--user=root",
-             "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"],
-            check=True, capture_output=True, timeout=120,
-        )
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["mariadbd", "--no-defaults", f"--datadir={self.datadir}", "--user=root", f"--port={self.port}",
-             "--bind-address=127.0.0.1", f"--socket={self.folder / 'mysqld.sock'}",
-             f"--pid-file={self.folder / 'mysqld.pid'}", f"--log-error={self.folder / 'error.log'}",
-             "--skip-name-resolve", "--innodb-buffer-pool-size=16M"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                pymysql.connect(host="127.0.0.1", port=self.port, user="root", connect_timeout=2).close()
-                return
-            except pymysql.MySQLError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"mariadbd did not start: {(self.folder / 'error.log').read_text()[-2000:]}")
-                time.sleep(0.2)
-
-    def freeze(self) -> None:
-        os.kill(self.process.pid, signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        os.kill(self.process.pid, signal.SIGCONT)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.thaw()
-            self.process.terminate()
-            self.process.wait(timeout=60)
+pytestmark = pytest.mark.skipif(not mariadb_available(), reason="needs mariadbd and mariadb-install-db")
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[Server]:
-    mariadb = Server(tmp_path_factory.mktemp("mariadb"))
+def server(tmp_path_factory) -> Iterator[PrivateMariaDB]:
+    mariadb = PrivateMariaDB(tmp_path_factory.mktemp("mariadb"))
     mariadb.start()
     try:
-        connection = pymysql.connect(host="127.0.0.1", port=mariadb.port, user="root")
-        with connection.cursor() as cursor:
-            cursor.execute("CREATE DATABASE face_api CHARACTER SET utf8mb4")
-        connection.close()
+        mariadb.create_database("face_api")
         yield mariadb
     finally:
         mariadb.stop()
@@ -118,7 +60,7 @@ def wait_until(check, what: str, timeout: float = 30.0) -> None:  # noqa: ANN001
 
 def test_frozen_stopped_and_restarted_database(server):
     settings = ApiSettings(
-        database_url=f"mysql+pymysql://root@127.0.0.1:{server.port}/face_api?charset=utf8mb4",
+        database_url=server.url("face_api"),
         model_source="packaged",
         database_connect_timeout_seconds=TIMEOUT,
         database_read_timeout_seconds=TIMEOUT,

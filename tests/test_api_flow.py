@@ -4,10 +4,8 @@ enrol, recognise, unknown ids, verify, search, stats, delete — and nothing lef
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 
-import pymysql
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -17,11 +15,10 @@ from api.db.engine import make_engine, make_session_factory
 from api.db.models import Detection, FaceCrop, FaceEmbeddingRow, Person
 from api.main import create_app
 from api.security import create_key
+from benchmarks.mariadb import scratch_database
 from tests.conftest import lfw_image
 
 pytestmark = pytest.mark.slow
-
-MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root"}
 
 
 def photo(name: str, index: int) -> bytes:
@@ -48,19 +45,8 @@ def database_url(request, tmp_path_factory) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('api_flow') / 'face_api.db'}"
         return
-    name = f"face_api_test_{uuid.uuid4().hex[:12]}"
-    try:
-        connection = pymysql.connect(**MARIADB)
-    except pymysql.MySQLError as exc:
-        pytest.fail(f"MariaDB on 127.0.0.1:3306 is not reachable ({exc}); start it to run the API tests")
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    try:
-        yield f"mysql+pymysql://root@127.0.0.1:3306/{name}?charset=utf8mb4"
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        connection.close()
+    with scratch_database("face_api_test", collation="utf8mb4_unicode_ci") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,10 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pymysql
 import pytest
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import OperationalError
@@ -24,10 +22,10 @@ from api.errors import ApiError
 from api.services.faces import FaceService
 from api.services.names import clean_name, name_key
 from api.services.served_models import PackagedModels
+from benchmarks.mariadb import scratch_database
 from tests.fake_pipeline import FakePipeline
 
 ROOT = Path(__file__).resolve().parents[1]
-MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root"}
 
 
 @pytest.fixture(params=["sqlite", "mariadb"])
@@ -35,20 +33,9 @@ def database_url(request, tmp_path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'integrity.db'}"
         return
-    name = f"face_api_test_{uuid.uuid4().hex[:12]}"
-    try:
-        connection = pymysql.connect(**MARIADB)
-    except pymysql.MySQLError as exc:
-        pytest.fail(f"MariaDB on 127.0.0.1:3306 is not reachable ({exc}); start it to run the API tests")
-    with connection.cursor() as cursor:
-        # The collation that merged "Zoë" with "Zoe": the fix must not depend on the database's default.
-        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    try:
-        yield f"mysql+pymysql://root@127.0.0.1:3306/{name}?charset=utf8mb4"
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        connection.close()
+    # The collation that merged "Zoë" with "Zoe": the fix must not depend on the database's default.
+    with scratch_database("face_api_test", collation="utf8mb4_unicode_ci") as url:
+        yield url
 
 
 @pytest.fixture

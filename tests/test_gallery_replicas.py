@@ -10,23 +10,21 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
-import pymysql
 import pytest
 from fastapi.testclient import TestClient
 
 from api.config import ApiSettings
 from api.main import create_app
+from benchmarks.mariadb import scratch_database
 from tests.fake_pipeline import FakePipeline
 from tests.test_api_workers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root"}
 SETTINGS = {
     "API_KEYS_ENABLED": "false",
     "MODEL_SOURCE": "packaged",
@@ -37,19 +35,8 @@ SETTINGS = {
 
 @pytest.fixture
 def database_url() -> Iterator[str]:
-    name = f"face_api_replicas_{uuid.uuid4().hex[:12]}"
-    try:
-        connection = pymysql.connect(**MARIADB)
-    except pymysql.MySQLError as exc:
-        pytest.fail(f"MariaDB on 127.0.0.1:3306 is not reachable ({exc}); start it to run the API tests")
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    try:
-        yield f"mysql+pymysql://root@127.0.0.1:3306/{name}?charset=utf8mb4"
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        connection.close()
+    with scratch_database("face_api_replicas") as url:
+        yield url
 
 
 def start_replica(stack: ExitStack, folder: Path, database_url: str, **env: str) -> str:
