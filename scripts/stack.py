@@ -289,7 +289,6 @@ def _save_state(settings: StackSettings, services: list[Service]) -> None:
 
 def _child_env(settings: StackSettings) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("PYTHONUNBUFFERED", "1")
     env["MLFLOW_TRACKING_URI"] = settings.mlflow_url

@@ -43,7 +43,7 @@ def live(tmp_path_factory) -> Iterator[dict]:
         admin, _ = create_key(session, "admin", "fuzz")
     engine.dispose()
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": url, "MODEL_SOURCE": "packaged",
+    env = {**os.environ, "DATABASE_URL": url, "MODEL_SOURCE": "packaged",
            "RATE_LIMIT_ENABLED": "false", "MAX_UPLOAD_BYTES": "200000"}
     log_path = folder / "uvicorn.log"
     with open(log_path, "wb") as log:

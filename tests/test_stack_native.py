@@ -84,7 +84,7 @@ def test_up_refuses_a_taken_port_and_starts_nothing(settings, monkeypatch):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = dict(os.environ, PYTHONPATH=str(ROOT), STACK_RUN_DIR=str(settings.run_dir), MLFLOW_PORT=str(port),
+        env = dict(os.environ, STACK_RUN_DIR=str(settings.run_dir), MLFLOW_PORT=str(port),
                    API_PORT=str(port))  # fmt: skip
         result = subprocess.run([sys.executable, "-m", "scripts.stack", "up"], cwd=ROOT, env=env,
                                 capture_output=True, text=True, timeout=120)  # fmt: skip
@@ -95,7 +95,7 @@ def test_up_refuses_a_taken_port_and_starts_nothing(settings, monkeypatch):
 
 
 def test_bad_setting_is_one_line_and_exit_2():
-    env = dict(os.environ, PYTHONPATH=str(ROOT), API_PORT="eighty")
+    env = dict(os.environ, API_PORT="eighty")
     result = subprocess.run([sys.executable, "-m", "scripts.stack", "status"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 2
