@@ -301,7 +301,7 @@ def up(settings: StackSettings) -> int:
         print(f"Starting the MLflow server on {settings.mlflow_url} "
               f"(store: {_redact(settings.resolved_backend_uri())}) ...", flush=True)
         mlflow = spawn("mlflow", _mlflow_argv(settings), _mlflow_env(env), settings.log_dir / "mlflow.log",
-                        settings.mlflow_url, "/health")
+                       settings.mlflow_url, "/health")
         services.append(mlflow)
         _save_state(settings, services)
         _wait_healthy(mlflow, settings.stack_start_timeout, "MLflow")
@@ -310,7 +310,7 @@ def up(settings: StackSettings) -> int:
 
         print(f"Starting the face API on {settings.api_url} ({settings.api_workers} worker(s)) ...", flush=True)
         api = spawn("api", _api_argv(settings), _api_env(settings, env), settings.log_dir / "api.log",
-                     settings.api_url, "/ready")
+                    settings.api_url, "/ready")
         services.append(api)
         _save_state(settings, services)
         ready = _wait_healthy(api, settings.stack_start_timeout, "the API to be ready (models load first)")

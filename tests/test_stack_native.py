@@ -30,7 +30,7 @@ def settings(tmp_path, monkeypatch) -> stack.StackSettings:
 def spawn_tree(settings: stack.StackSettings, script: str) -> stack.Service:
     """A service whose leader forks children, started the way the stack starts its servers."""
     service = stack.spawn("tree", ["bash", "-c", script], dict(os.environ), settings.log_dir / "tree.log",
-                           "http://127.0.0.1:9", "/health")  # fmt: skip
+                          "http://127.0.0.1:9", "/health")  # fmt: skip
     deadline = time.monotonic() + 10
     while len(service.processes()) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -140,7 +140,7 @@ def test_mlflow_server_on_a_mariadb_store_it_creates(settings, monkeypatch, tmp_
         stack._ensure_mysql_database(configured.resolved_backend_uri())
         env = stack._mlflow_env(stack._child_env(configured))
         service = stack.spawn("mlflow", stack._mlflow_argv(configured), env, configured.log_dir / "mlflow.log",
-                               configured.mlflow_url, "/health")  # fmt: skip
+                              configured.mlflow_url, "/health")  # fmt: skip
         stack._wait_healthy(service, 300, "MLflow on MariaDB")
         from mlflow import MlflowClient
 
