@@ -4,17 +4,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements.api.txt requirements.trainer.txt requirements.dev.txt requirements.nodeps.txt
-export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .PHONY: install test lint fuzz bench-lfw bench-latency bench-age-gender bench-age-gender-features bench-api up down stack-status
 
-# Reinstalls only when a requirements file changed since the last install.
-$(STAMP): $(REQUIREMENTS)
+# Reinstalls only when a requirements file (or the project's own packaging) changed since the last
+# install. The project goes in last, editable and without dependencies (the requirements pin those),
+# so that its commands (face-pipeline, face-api-keys, ...) and every import run the checkout's code.
+$(STAMP): $(REQUIREMENTS) pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.dev.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements.nodeps.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)

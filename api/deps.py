@@ -1,5 +1,5 @@
 """Dependencies the routes declare with ``Annotated[..., Depends(...)]``: the per-process runtime,
-the loaded models (503 while loading) and the API-key check for each role."""
+the face service (503 while the models load) and the API-key check for each role."""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ from api.rate_limits import client_address
 from api.runtime import Runtime
 from api.security import allows, find_key
 from api.services.faces import FaceService
-from api.services.served_models import ServedModels
-from face_pipeline import FacePipeline
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (read or admin role).")
 bearer = HTTPBearer(auto_error=False, description="The same API key as `Authorization: Bearer <key>`.")
@@ -37,18 +35,6 @@ def get_service(runtime: RuntimeDep) -> FaceService:
 
 
 ServiceDep = Annotated[FaceService, Depends(get_service)]
-
-
-def get_pipeline(service: ServiceDep) -> FacePipeline:
-    return service.pipeline
-
-
-def get_served_models(service: ServiceDep) -> ServedModels:
-    return service.served
-
-
-PipelineDep = Annotated[FacePipeline, Depends(get_pipeline)]
-ServedModelsDep = Annotated[ServedModels, Depends(get_served_models)]
 
 
 def get_session(runtime: RuntimeDep):  # noqa: ANN201 - generator dependency

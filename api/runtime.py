@@ -49,7 +49,6 @@ class Runtime:
     service: FaceService | None = None
     load_error: str | None = None
     started_at: float = field(default_factory=time.time)
-    ready: threading.Event = field(default_factory=threading.Event)
     verified_keys: VerifiedKeys | None = None
     inference: InferenceSlots | None = None
     _thread: threading.Thread | None = None
@@ -80,7 +79,6 @@ class Runtime:
             except SQLAlchemyError as exc:  # the database is down now: the gallery loads on a later request
                 people = f"not loaded yet ({type(exc).__name__})"
             self.service = service
-            self.ready.set()
             log.info(
                 "models loaded in %.1f s (%s); gallery: %s people",
                 time.perf_counter() - started,
@@ -90,9 +88,6 @@ class Runtime:
         except Exception as exc:  # noqa: BLE001 - reported by /ready instead of killing the worker
             log.exception("loading the models failed")
             self.load_error = f"{type(exc).__name__}: {exc}"
-
-    def wait_ready(self, timeout: float | None = None) -> bool:
-        return self.ready.wait(timeout)
 
     def close(self) -> None:
         if self._thread is not None:

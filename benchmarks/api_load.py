@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         read_key = make_key(database_url, "read")
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "DATABASE_URL": database_url,
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "DATABASE_URL": database_url,
                "API_KEYS_ENABLED": "true", "RATE_LIMIT_ENABLED": "false"}  # measure the service, not the throttle
         command = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port),
                    "--workers", str(args.workers), "--log-level", "warning"]

@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
             port = free_port()
             base = f"http://127.0.0.1:{port}"
             seconds = str(args.timeout)
-            env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "DATABASE_URL": url,
+            env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "DATABASE_URL": url,
                    "MODEL_SOURCE": "packaged", "RATE_LIMIT_ENABLED": "false",
                    "DATABASE_CONNECT_TIMEOUT_SECONDS": seconds, "DATABASE_READ_TIMEOUT_SECONDS": seconds,
                    "DATABASE_STATEMENT_TIMEOUT_SECONDS": seconds, "DATABASE_POOL_TIMEOUT_SECONDS": seconds,

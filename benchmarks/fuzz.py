@@ -79,7 +79,7 @@ def live_api(folder: Path, app: str = FAKE_APP, ready_timeout: float = 300.0) ->
     url = f"sqlite:///{folder / 'face_api.db'}"
     key = admin_key(url)
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "DATABASE_URL": url,
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "DATABASE_URL": url,
            "MODEL_SOURCE": "packaged", "RATE_LIMIT_ENABLED": "false", "MAX_UPLOAD_BYTES": "200000"}
     log_path = folder / "uvicorn.log"
     with open(log_path, "wb") as log:

@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         admin, read = make_key(database_url, "admin"), make_key(database_url, "read")
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "DATABASE_URL": database_url,
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "DATABASE_URL": database_url,
                "API_KEYS_ENABLED": "true", "MODEL_SOURCE": "packaged",
                # The hostile share includes wrong keys: keep the soak's own address from being shut out.
                "RATE_LIMIT_FAILED_KEYS": "100000/minute", "RATE_LIMIT_PER_ADDRESS": "100000/minute",

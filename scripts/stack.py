@@ -1,10 +1,11 @@
 """Run the platform natively, the way docker compose runs it: an MLflow server, the registry
 bootstrap against it, then the API (`make up`, `make down`, `make stack-status`).
 
-Each long-running service is started in a session of its own, so that stopping it reaches every
-process it forked (uvicorn and MLflow both start workers); the ids are kept in ``.run/stack.json``
-and each service writes its log under ``.run/logs/``. ``down`` stops exactly those processes (it
-checks each one's start time, so a reused process id is never killed) and nothing else.
+What is this project's own lives here: the settings, the start order (MLflow, then the bootstrap
+against it, then the API), the health waits and the URLs printed. Each long-running service is a
+process tree in a session of its own (``scripts._processes``, psutil): the ids and start times are
+kept in ``.run/stack.json`` and each service writes its log under ``.run/logs/``. ``down`` stops
+exactly those processes (a reused process id is never killed) and nothing else.
 
     python -m scripts.stack up | down | status
 """
@@ -12,12 +13,9 @@ checks each one's start time, so a reused process id is never killed) and nothin
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib.util
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -26,11 +24,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from scripts._processes import Service, ServiceError, spawn
 
 ROOT = Path(__file__).resolve().parents[1]
 """Repository root: relative paths in the settings are taken from here, not from the working directory."""
@@ -118,107 +118,8 @@ class StackSettings(BaseSettings):
         return uri
 
 
-class StackError(Exception):
+class StackError(ServiceError):
     """A failure the user can act on: printed as one line, exit status 1."""
-
-
-# --- processes -----------------------------------------------------------------------------------
-
-
-def _proc_stat(pid: int) -> list[str] | None:
-    """Fields of /proc/<pid>/stat after the command name (state is [0], session [3], start time [19])."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    return raw[raw.rindex(")") + 2 :].split()
-
-
-def _start_time(pid: int) -> str | None:
-    stat = _proc_stat(pid)
-    return stat[19] if stat else None
-
-
-def _session_members(sid: int) -> list[int]:
-    """Live (non-zombie) processes of a session: a service and everything it forked."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            stat = _proc_stat(int(entry.name))
-            if stat and stat[3] == str(sid) and stat[0] != "Z":
-                members.append(int(entry.name))
-    return members
-
-
-@dataclass
-class Service:
-    """One process tree the stack started, as recorded in the state file."""
-
-    name: str
-    pid: int
-    start_time: str | None
-    url: str
-    health_path: str
-    log: str
-    argv: list[str] = field(default_factory=list)
-
-    def leader_alive(self) -> bool:
-        stat = _proc_stat(self.pid)
-        if stat is None:
-            if not Path("/proc").is_dir():  # not Linux: fall back to a signal probe
-                try:
-                    os.kill(self.pid, 0)
-                except ProcessLookupError:
-                    return False
-                except PermissionError:
-                    return True
-                return True
-            return False
-        # The same pid with another start time is another process: ours is gone.
-        return stat[0] != "Z" and (self.start_time is None or stat[19] == self.start_time)
-
-    def processes(self) -> list[int]:
-        """Every live process of this service (its session), or [] when it is gone."""
-        if Path("/proc").is_dir():
-            if self.start_time is not None and _start_time(self.pid) not in (None, self.start_time):
-                return []  # the session id was reused by an unrelated process
-            return _session_members(self.pid)
-        return [self.pid] if self.leader_alive() else []
-
-    def stop(self, grace: float = 20.0) -> str:
-        """SIGTERM the whole session, then SIGKILL whatever is left after ``grace`` seconds; says how it went."""
-        members = self.processes()
-        if not members:
-            return "already gone"
-        started = time.monotonic()
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.pid, sig)
-            for pid in members:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, sig)
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline:
-                members = self.processes()
-                if not members:
-                    how = "stopped" if sig == signal.SIGTERM else f"killed after {grace:.0f} s"
-                    return f"{how} in {time.monotonic() - started:.1f} s"
-                time.sleep(0.2)
-        if self.processes():
-            raise StackError(f"{self.name} (pid {self.pid}) did not stop; its processes: {self.processes()}")
-        return f"killed after {grace:.0f} s"
-
-
-def _spawn(name: str, argv: list[str], env: dict[str, str], log_path: Path, url: str, health_path: str) -> Service:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
-        log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n".encode())
-        log.flush()
-        process = subprocess.Popen(  # noqa: S603 - our own argv, no shell
-            argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return Service(name, process.pid, _start_time(process.pid), url, health_path, str(log_path), argv)
 
 
 def _port_in_use(host: str, port: int) -> bool:
@@ -289,7 +190,6 @@ def _save_state(settings: StackSettings, services: list[Service]) -> None:
 
 def _child_env(settings: StackSettings) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("PYTHONUNBUFFERED", "1")
     env["MLFLOW_TRACKING_URI"] = settings.mlflow_url
@@ -311,13 +211,6 @@ def _mlflow_env(env: dict[str, str]) -> dict[str, str]:
     """MLflow 3 starts a GenAI job runner (8 more processes) that a model registry does not use:
     off unless asked for, as it costs CPU on a small machine and slows every stop."""
     return {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **env}
-
-
-def _module_exists(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def _ensure_mysql_database(uri: str) -> None:
@@ -365,42 +258,30 @@ def _api_argv(settings: StackSettings) -> list[str]:
 
 def _run_bootstrap(settings: StackSettings, env: dict[str, str]) -> None:
     """Run the registry bootstrap in the foreground, echoing its output and keeping it in a log."""
-    if not _module_exists("scripts.bootstrap_registry"):
-        print("  registry bootstrap skipped: scripts.bootstrap_registry is not in this checkout yet", flush=True)
-        return
     log_path = settings.log_dir / "bootstrap.log"
-    print(f"  bootstrapping the registry (python -m scripts.bootstrap_registry; log {log_path}) ...", flush=True)
     argv = [sys.executable, "-m", "scripts.bootstrap_registry"]
-    with open(log_path, "ab") as log:
+    print(f"  bootstrapping the registry (python -m scripts.bootstrap_registry; log {log_path}) ...", flush=True)
+    expired: list[bool] = []
+    with open(log_path, "ab") as log, subprocess.Popen(  # noqa: S603 - our own argv, no shell
+        argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    ) as process:
         log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n".encode())
-        process = subprocess.Popen(  # noqa: S603
-            argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
-
-        def echo() -> None:
-            assert process.stdout is not None
+        timer = threading.Timer(settings.stack_bootstrap_timeout, lambda: (expired.append(True), process.kill()))
+        timer.start()
+        try:
             for line in process.stdout:
                 log.write(line)
                 log.flush()
                 print("    " + line.decode("utf-8", "replace").rstrip(), flush=True)
-
-        reader = threading.Thread(target=echo, daemon=True)
-        reader.start()
-        try:
-            code = process.wait(timeout=settings.stack_bootstrap_timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            raise StackError(f"registry bootstrap took longer than {settings.stack_bootstrap_timeout:.0f} s "
-                             "(STACK_BOOTSTRAP_TIMEOUT)") from None
-        except BaseException:
-            process.kill()
-            process.wait()
-            raise
         finally:
-            reader.join(timeout=5)
-    if code != 0:
-        raise StackError(f"registry bootstrap failed (exit {code}); see {log_path}")
+            timer.cancel()
+            if process.poll() is None:  # interrupted: the context's wait() must not hang on it
+                process.kill()
+    if expired:
+        raise StackError(f"registry bootstrap took longer than {settings.stack_bootstrap_timeout:.0f} s "
+                         "(STACK_BOOTSTRAP_TIMEOUT)")
+    if process.returncode != 0:
+        raise StackError(f"registry bootstrap failed (exit {process.returncode}); see {log_path}")
 
 
 def up(settings: StackSettings) -> int:
@@ -419,32 +300,28 @@ def up(settings: StackSettings) -> int:
         _ensure_mysql_database(settings.resolved_backend_uri())
         print(f"Starting the MLflow server on {settings.mlflow_url} "
               f"(store: {_redact(settings.resolved_backend_uri())}) ...", flush=True)
-        mlflow = _spawn("mlflow", _mlflow_argv(settings), _mlflow_env(env), settings.log_dir / "mlflow.log",
-                        settings.mlflow_url, "/health")
+        mlflow = spawn("mlflow", _mlflow_argv(settings), _mlflow_env(env), settings.log_dir / "mlflow.log",
+                       settings.mlflow_url, "/health")
         services.append(mlflow)
         _save_state(settings, services)
         _wait_healthy(mlflow, settings.stack_start_timeout, "MLflow")
 
         _run_bootstrap(settings, env)
 
-        if _module_exists("api.main"):
-            print(f"Starting the face API on {settings.api_url} ({settings.api_workers} worker(s)) ...", flush=True)
-            api = _spawn("api", _api_argv(settings), _api_env(settings, env), settings.log_dir / "api.log",
-                         settings.api_url, "/ready")
-            services.append(api)
-            _save_state(settings, services)
-            ready = _wait_healthy(api, settings.stack_start_timeout, "the API to be ready (models load first)")
-            print(f"  ready; serving {_versions_line(ready)}", flush=True)
-        else:
-            print("  face API skipped: api.main is not in this checkout yet", flush=True)
+        print(f"Starting the face API on {settings.api_url} ({settings.api_workers} worker(s)) ...", flush=True)
+        api = spawn("api", _api_argv(settings), _api_env(settings, env), settings.log_dir / "api.log",
+                    settings.api_url, "/ready")
+        services.append(api)
+        _save_state(settings, services)
+        ready = _wait_healthy(api, settings.stack_start_timeout, "the API to be ready (models load first)")
+        print(f"  ready; serving {_versions_line(ready)}", flush=True)
     except BaseException:
         print("Start-up failed: stopping what was started.", file=sys.stderr, flush=True)
         _stop_all(settings, services)
         raise
 
     print("\nFace Analytics Home is up:")
-    if any(s.name == "api" for s in services):
-        print(f"  API         {settings.api_url}   (docs: {settings.api_url}/docs)")
+    print(f"  API         {settings.api_url}   (docs: {settings.api_url}/docs)")
     print(f"  MLflow UI   {settings.mlflow_url}")
     print(f"  logs        {settings.log_dir}/   state: {settings.state_file}")
     print("  stop it with: make down")
@@ -524,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return COMMANDS[args.command](settings)
-    except StackError as error:
+    except ServiceError as error:  # StackError, or a service that would not stop
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

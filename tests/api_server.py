@@ -41,7 +41,6 @@ def running_api(folder: Path, workers: int = 1, **env: str) -> Iterator[str]:
     log_path = folder / "uvicorn.log"
     environment = {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "DATABASE_URL": f"sqlite:///{folder / 'face_api.db'}",
         "MODEL_SOURCE": "packaged",

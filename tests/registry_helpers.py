@@ -83,7 +83,7 @@ def mlflow_server(backend_uri: str, artifacts: Path, log_file: Path, timeout: fl
 
 def run_cli(module: str, *args: str, uri: str, extra_env: dict | None = None, timeout: float = 180.0,
             ) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "TF_CPP_MIN_LOG_LEVEL": "2",
            **(extra_env or {})}
     return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, env=env, cwd=ROOT,
                           timeout=timeout)

@@ -77,7 +77,7 @@ def test_plots_written(tmp_path):
     (["--peer-python", "/nonexistent/python", "--model-uri", "/nonexistent/model", "--limit", "2"], "cannot load"),
 ])
 def test_cli_errors(args, message, data_dir, tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
            "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'm.db'}", "TRAINER_ARTIFACTS_DIR": str(tmp_path / "a")}
     proc = subprocess.run([sys.executable, "-m", "benchmarks.age_gender", *args, "--out", str(tmp_path / "r.json")],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
@@ -120,7 +120,7 @@ def test_layer_probe_on_real_crops(pipeline, data_dir):
 def test_layer_probe_cli_error(tmp_path, args, message):
     proc = subprocess.run([sys.executable, "-m", "benchmarks.age_gender_features", *args,
                            "--out", str(tmp_path / "r.json")],
-                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                          cwd=ROOT, env=dict(os.environ), capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "r.json").exists()

@@ -300,7 +300,7 @@ def test_the_api_refuses_bad_settings_at_start_with_one_line():
     for variable, value in (("FACE_MAX_PIXELS", "abc"), ("FACE_DETECTOR", "bogus"),
                             ("DATABASE_URL", "postgresql://u:p@db/x")):
         done = subprocess.run([sys.executable, "-c", "import api.main"], cwd=ROOT, capture_output=True, text=True,
-                              env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), variable: value}, timeout=120)
+                              env={"PATH": "/usr/bin:/bin", variable: value}, timeout=120)
         assert done.returncode == 2, done.stderr
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and variable in lines[0] and "Traceback" not in done.stderr
@@ -309,7 +309,7 @@ def test_the_api_refuses_bad_settings_at_start_with_one_line():
 def test_uvicorn_with_workers_stops_on_a_bad_setting_instead_of_respawning():
     done = subprocess.run([sys.executable, "-m", "uvicorn", "api.main:app", "--port", "0", "--workers", "2"],
                           cwd=ROOT, capture_output=True, text=True, timeout=60,
-                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "FACE_DETECTOR": "bogus"})
+                          env={"PATH": "/usr/bin:/bin", "FACE_DETECTOR": "bogus"})
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert errors and all("FACE_DETECTOR='bogus'" in line for line in errors)
     assert len(errors) <= 2 and "Traceback" not in done.stderr  # one line per worker, no respawn loop

@@ -170,7 +170,7 @@ def test_migration_0002_keeps_every_row_on_sqlite(tmp_path, how):
     """SQLite rebuilds ``persons`` to add AUTOINCREMENT: with foreign keys on, dropping the old table
     would cascade to every face. Both ways of migrating must keep them."""
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "DATABASE_URL": url}
     alembic = [sys.executable, "-m", "alembic", "-c", str(ROOT / "alembic.ini")]
     subprocess.run([*alembic, "upgrade", "0001"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
     engine = make_engine(url)

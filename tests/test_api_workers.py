@@ -46,7 +46,6 @@ def server(tmp_path_factory, data_dir) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("api_workers") / "uvicorn.log"
     env = {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "DATABASE_URL": f"sqlite:///{log_path.parent / 'face_api.db'}",
         "API_KEYS_ENABLED": "false",

@@ -43,7 +43,7 @@ def start_replica(stack: ExitStack, folder: Path, database_url: str, **env: str)
     port = free_port()
     folder.mkdir(parents=True, exist_ok=True)
     log = stack.enter_context((folder / "uvicorn.log").open("wb"))
-    environment = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": database_url, **SETTINGS, **env}
+    environment = {**os.environ, "DATABASE_URL": database_url, **SETTINGS, **env}
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "tests.fake_app:app", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

@@ -13,7 +13,7 @@ from tests.conftest import ROOT, lfw_image
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.run([sys.executable, "-m", "face_pipeline", *map(str, args)], capture_output=True, text=True,
                           env=env, cwd=ROOT, timeout=300)
 
@@ -77,7 +77,7 @@ def test_truncated_and_oversized_images_fail_cleanly(tmp_path, data_dir):
 @pytest.mark.parametrize(("variable", "value"), [("FACE_MAX_PIXELS", "abc"), ("FACE_DETECTOR", "bogus"),
                                                  ("FACE_FUSION_WEIGHT", "1.5")])
 def test_bad_setting_is_one_line_naming_it(variable, value, data_dir):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", variable: value}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", variable: value}
     result = subprocess.run([sys.executable, "-m", "face_pipeline", "detect", str(lfw_image("Colin_Powell", 1))],
                             capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     lines = result.stderr.strip().splitlines()

@@ -6,7 +6,6 @@ cached versions when the registry is unreachable."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
 from collections.abc import Iterator
@@ -22,7 +21,6 @@ from training.config import TrainerSettings
 
 pytestmark = pytest.mark.slow
 
-HAS_AGE_GENDER = importlib.util.find_spec("training.train_age_gender_tf") is not None
 PERSON_MODEL = "verifier-george-w-bush"
 
 
@@ -58,7 +56,7 @@ def trained(server, pipeline) -> dict:
 
     settings = TrainerSettings(mlflow_tracking_uri=server["url"])
     # The age/gender smoke (Keras training) runs once, on the SQLite server, to keep the suite short.
-    with_age_gender = HAS_AGE_GENDER and server["store"] == "sqlite"
+    with_age_gender = server["store"] == "sqlite"
     skip = () if with_age_gender else ("age-gender",)
     results = train_smoke_tf.run(settings, pipeline=pipeline, skip=skip, people=10, images=4)
     return {"settings": settings, "results": results, "client": mlflow.MlflowClient(server["url"], server["url"]),

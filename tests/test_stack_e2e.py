@@ -59,7 +59,7 @@ def stack_env(tmp_path_factory) -> dict[str, str]:
         if name.startswith(("MLFLOW_", "MODEL_", "STACK_")) or name in ("DATABASE_URL", "API_KEYS_ENABLED"):
             del env[name]
     env.update(
-        PYTHONPATH=str(ROOT), STACK_HOST="127.0.0.1", API_PORT=str(free_port()), MLFLOW_PORT=str(free_port()),
+        STACK_HOST="127.0.0.1", API_PORT=str(free_port()), MLFLOW_PORT=str(free_port()),
         API_WORKERS="1", MLFLOW_WORKERS="1", STACK_RUN_DIR=str(tmp / "run"),
         MLFLOW_BACKEND_URI=f"sqlite:///{tmp / 'mlflow.db'}", MLFLOW_SERVER_ARTIFACTS_DIR=str(tmp / "artifacts"),
         DATABASE_URL=f"sqlite:///{tmp / 'face_api.db'}", API_KEYS_ENABLED="true",

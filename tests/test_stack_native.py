@@ -29,8 +29,8 @@ def settings(tmp_path, monkeypatch) -> stack.StackSettings:
 
 def spawn_tree(settings: stack.StackSettings, script: str) -> stack.Service:
     """A service whose leader forks children, started the way the stack starts its servers."""
-    service = stack._spawn("tree", ["bash", "-c", script], dict(os.environ), settings.log_dir / "tree.log",
-                           "http://127.0.0.1:9", "/health")  # fmt: skip
+    service = stack.spawn("tree", ["bash", "-c", script], dict(os.environ), settings.log_dir / "tree.log",
+                          "http://127.0.0.1:9", "/health")  # fmt: skip
     deadline = time.monotonic() + 10
     while len(service.processes()) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -84,7 +84,7 @@ def test_up_refuses_a_taken_port_and_starts_nothing(settings, monkeypatch):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = dict(os.environ, PYTHONPATH=str(ROOT), STACK_RUN_DIR=str(settings.run_dir), MLFLOW_PORT=str(port),
+        env = dict(os.environ, STACK_RUN_DIR=str(settings.run_dir), MLFLOW_PORT=str(port),
                    API_PORT=str(port))  # fmt: skip
         result = subprocess.run([sys.executable, "-m", "scripts.stack", "up"], cwd=ROOT, env=env,
                                 capture_output=True, text=True, timeout=120)  # fmt: skip
@@ -95,7 +95,7 @@ def test_up_refuses_a_taken_port_and_starts_nothing(settings, monkeypatch):
 
 
 def test_bad_setting_is_one_line_and_exit_2():
-    env = dict(os.environ, PYTHONPATH=str(ROOT), API_PORT="eighty")
+    env = dict(os.environ, API_PORT="eighty")
     result = subprocess.run([sys.executable, "-m", "scripts.stack", "status"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 2
@@ -139,8 +139,8 @@ def test_mlflow_server_on_a_mariadb_store_it_creates(settings, monkeypatch, tmp_
     try:
         stack._ensure_mysql_database(configured.resolved_backend_uri())
         env = stack._mlflow_env(stack._child_env(configured))
-        service = stack._spawn("mlflow", stack._mlflow_argv(configured), env, configured.log_dir / "mlflow.log",
-                               configured.mlflow_url, "/health")  # fmt: skip
+        service = stack.spawn("mlflow", stack._mlflow_argv(configured), env, configured.log_dir / "mlflow.log",
+                              configured.mlflow_url, "/health")  # fmt: skip
         stack._wait_healthy(service, 300, "MLflow on MariaDB")
         from mlflow import MlflowClient
 

@@ -27,6 +27,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERFILES = {name: ROOT / f"Dockerfile.{name}" for name in ("api", "trainer", "mlflow")}
 VENV_BIN = Path(sys.executable).parent
+PROJECT_PACKAGES = {"face_pipeline", "api", "training", "scripts", "benchmarks", "model_registry"}
 
 # Variables a service's environment may set without a settings field in our code, and who reads them.
 READ_OUTSIDE_SETTINGS = {
@@ -443,7 +444,7 @@ def _strings(value: object) -> list[str]:
 
 
 def test_every_variable_an_image_sets_is_read_by_something():
-    runtime = {"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PYTHONPATH", "PIP_DISABLE_PIP_VERSION_CHECK",
+    runtime = {"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PIP_DISABLE_PIP_VERSION_CHECK",
                "TF_CPP_MIN_LOG_LEVEL", "MPLBACKEND", "MLFLOW_WORKERS"}  # fmt: skip
     read = _settings_env_names() | set(READ_OUTSIDE_SETTINGS) | runtime
     for path in DOCKERFILES.values():
@@ -567,12 +568,19 @@ def test_dockerfile_layout(name):
     keywords = [k for k, _ in instructions]
     base = next(args for k, args in instructions if k == "FROM")
     assert re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?", base), base
-    installs = [i for i, (k, args) in enumerate(instructions) if k == "RUN" and "pip install" in args]
+    installs = [i for i, (k, args) in enumerate(instructions) if k == "RUN" and "pip install" in args and "-r" in args]
     code_copies = [
         i for i, (k, args) in enumerate(instructions)
         if k == "COPY" and not all("requirements" in s for s in copy_sources_of(args))
     ]  # fmt: skip
     assert installs and all(i > max(installs) for i in code_copies), "COPY code only after installing dependencies"
+    if any(Path(s.rstrip("/")).name in PROJECT_PACKAGES for s in copy_sources(path)):
+        # The project's own code is installed (no module search path set by hand): after all of it is copied, with its
+        # packaging file, and without dependencies (the requirements above pin them).
+        projects = [i for i, (k, args) in enumerate(instructions) if k == "RUN" and re.search(
+            r"pip install\b.*--no-deps\b.*(?:-e )?\.$", args)]  # fmt: skip
+        assert projects and min(projects) > max(code_copies), "pip install --no-deps -e . after the code COPY"
+        assert "pyproject.toml" in copy_sources(path)
     user = [args for k, args in instructions if k == "USER"]
     assert user and user[-1].split(":")[0] not in ("root", "0"), "run as a non-root user"
     assert keywords.index("USER") < keywords.index("CMD")
@@ -589,6 +597,21 @@ def test_dockerfile_layout(name):
 def copy_sources_of(args: str) -> list[str]:
     parts = [p for p in shlex.split(args) if not p.startswith("--")]
     return parts[:-1]
+
+
+def test_no_pythonpath_anywhere():
+    """The project is installed (`pip install -e .` in `make install` and in the images) and the tests
+    put the root on sys.path through pytest's `pythonpath`: no file sets, or tells anyone to set, Python's
+    module search path variable."""
+    variable = "PYTHON" + "PATH"  # spelled in two parts so that this file does not name it itself
+    files = [*DOCKERFILES.values(), COMPOSE_FILE, ROOT / "Makefile", ROOT / "README.md", ENV_EXAMPLE,
+             ROOT / "scripts" / "stack.py", *sorted((ROOT / "docs").glob("*.md")), *sorted(ROOT.glob("*.md")),
+             *sorted((ROOT / "tests").glob("*.py")), *sorted((ROOT / "benchmarks").glob("*.py"))]  # fmt: skip
+    naming = [str(p.relative_to(ROOT)) for p in files if p.is_file() and variable in p.read_text()]
+    assert naming == [], f"{variable} is named in {naming}"
+    for name, service in compose()["services"].items():
+        assert variable not in service.get("environment", {}), name
+    assert "pythonpath" in (ROOT / "pyproject.toml").read_text(), "pytest's pythonpath option puts the root on sys.path"
 
 
 def test_pins_of_the_mlflow_image_agree_with_the_trainers():

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_cli(*args: str, home: Path, extra_env: dict | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE_")}
-    env.update({"HOME": str(home), "PYTHONPATH": str(ROOT), **(extra_env or {})})
+    env.update({"HOME": str(home), **(extra_env or {})})
     return subprocess.run([sys.executable, "-m", "scripts.download_utkface", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
 

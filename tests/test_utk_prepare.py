@@ -86,7 +86,7 @@ def test_whole_image_fallback(pipeline):
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     return subprocess.run([sys.executable, "-m", "scripts.prepare_utk_face", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
 

@@ -14,11 +14,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from api.config import ROOT, ApiSettings, resolve_database_url
+from api.config import ApiSettings, resolve_database_url
 
 log = logging.getLogger(__name__)
 
-ALEMBIC_INI = ROOT / "alembic.ini"
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+"""The Alembic scripts, inside the package (so an installed copy has them); alembic.ini at the
+repository root is for running ``alembic`` by hand and points at the same folder."""
 
 
 @dataclass(frozen=True)
@@ -165,8 +167,9 @@ def upgrade_database(engine: Engine) -> None:
     from alembic import command
     from alembic.config import Config
 
-    config = Config(str(ALEMBIC_INI))
-    config.set_main_option("script_location", str(ROOT / "api" / "migrations"))
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("path_separator", "os")
     migrator = migration_engine(engine)
     try:
         with _migration_lock(migrator), migration_connection(migrator) as connection:

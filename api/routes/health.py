@@ -11,8 +11,8 @@ from typing import Annotated
 from fastapi import APIRouter, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
+from api.db import queries
 from api.deps import RuntimeDep, api_key_header, key_role
 from api.runtime import Runtime
 from api.schemas import HealthResponse
@@ -28,8 +28,7 @@ async def health(runtime: RuntimeDep) -> dict:
 
 def _database_ok(runtime: Runtime) -> bool:
     try:
-        with runtime.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        queries.ping(runtime.engine)
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"; the log has why
         log.warning("readiness: the database did not answer: %s", " ".join(str(exc).split())[:300])
         return False

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Path, UploadFile
+from fastapi import APIRouter, File, Form, Path, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
-from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from api.db.models import Detection, FaceCrop, FaceEmbeddingRow, Person
+from api.db import queries
 from api.deps import AdminAccess, ReadAccess, RuntimeDep, ServiceDep, SessionDep, SingleParts
 from api.errors import ApiError
 from api.schemas import MAX_ID, DeleteResponse, PersonDetails, RegisterResponse, errors
@@ -17,10 +16,6 @@ from api.schemas import MAX_ID, DeleteResponse, PersonDetails, RegisterResponse,
 from .uploads import read_upload
 
 router = APIRouter(tags=["persons"])
-
-
-def iso(value) -> str | None:  # noqa: ANN001 - datetime or None
-    return None if value is None else value.isoformat(timespec="seconds") + "Z"
 
 
 @router.post(
@@ -35,55 +30,25 @@ def iso(value) -> str | None:  # noqa: ANN001 - datetime or None
     },
 )
 async def register(
+    response: Response,
     runtime: RuntimeDep,
     service: ServiceDep,
     file: Annotated[UploadFile, File(description="A photo of the person")],
     person_name: Annotated[str, Form(description="The person's name (new or already enrolled)")],
     face_index: Annotated[int | None, Form(ge=0, description="Which face (left to right) if several")] = None,
-) -> JSONResponse:
+) -> RegisterResponse:
     data = await read_upload(file, runtime.settings)
     async with runtime.inference.slot():
         answer, added = await run_in_threadpool(service.register, data, person_name, face_index)
-    return JSONResponse(answer, status_code=201 if added else 200)
+    response.status_code = 201 if added else 200  # 200: this photo was enrolled for them already
+    return RegisterResponse.model_validate(answer)
 
 
-def _person_details(session, person_id: int) -> dict:  # noqa: ANN001 - Session
-    person = session.get(Person, person_id)
-    if person is None:
+def _person_details(session: Session, person_id: int) -> PersonDetails:
+    details = queries.person_details(session, person_id)
+    if details is None:
         raise ApiError(404, f"No person with id {person_id}")
-    embeddings = session.execute(
-        select(
-            FaceEmbeddingRow.id,
-            FaceEmbeddingRow.embedder_version,
-            FaceEmbeddingRow.dim,
-            FaceEmbeddingRow.created_at,
-            FaceCrop.id.label("crop_id"),
-        )
-        .outerjoin(FaceCrop, FaceCrop.embedding_id == FaceEmbeddingRow.id)
-        .where(FaceEmbeddingRow.person_id == person_id)
-        .order_by(FaceEmbeddingRow.id)
-    ).all()
-    detections = session.execute(
-        select(func.count(), func.max(Detection.created_at)).where(Detection.person_id == person_id)
-    ).one()
-    return {
-        "id": person.id,
-        "name": person.name,
-        "enrolled_at": iso(person.created_at),
-        "faces": len(embeddings),
-        "embeddings": [
-            {
-                "id": row.id,
-                "embedder_version": row.embedder_version,
-                "dim": row.dim,
-                "created_at": iso(row.created_at),
-                "has_crop": row.crop_id is not None,
-            }
-            for row in embeddings
-        ],
-        "detections": int(detections[0]),
-        "last_seen": iso(detections[1]),
-    }
+    return details
 
 
 @router.get(
@@ -93,7 +58,7 @@ def _person_details(session, person_id: int) -> dict:  # noqa: ANN001 - Session
     response_model=PersonDetails,
     responses=errors(401, 404),
 )
-async def get_person(session: SessionDep, person_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> dict:
+async def get_person(session: SessionDep, person_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> PersonDetails:
     return await run_in_threadpool(_person_details, session, person_id)
 
 

@@ -6,48 +6,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import func, select
 
-from api.db.models import FaceEmbeddingRow, Person
+from api.db import queries
 from api.deps import ReadAccess, RuntimeDep, ServiceDep, SessionDep, SingleParts
 from api.schemas import FaceSearchResponse, NameSearchResponse, errors
 from api.services.names import search_key
 
-from .persons import iso
 from .uploads import read_upload
 
 router = APIRouter(tags=["search"], dependencies=[ReadAccess])
 
 MAX_PAGE = 1_000_000
 """Far beyond any gallery; keeps the row offset inside every database's integer range."""
-
-
-def _search_names(session, name: str, page: int, page_size: int) -> dict:  # noqa: ANN001 - Session
-    condition = Person.name_key.contains(search_key(name), autoescape=True)
-    total = session.execute(select(func.count()).select_from(Person).where(condition)).scalar_one()
-    faces = (
-        select(FaceEmbeddingRow.person_id, func.count().label("faces"))
-        .group_by(FaceEmbeddingRow.person_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(Person.id, Person.name, Person.created_at, func.coalesce(faces.c.faces, 0).label("faces"))
-        .outerjoin(faces, faces.c.person_id == Person.id)
-        .where(condition)
-        .order_by(Person.name_key, Person.id)
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    ).all()
-    return {
-        "query": name,
-        "total": int(total),
-        "page": page,
-        "page_size": page_size,
-        "pages": (int(total) + page_size - 1) // page_size,
-        "results": [
-            {"id": r.id, "name": r.name, "faces": int(r.faces), "enrolled_at": iso(r.created_at)} for r in rows
-        ],
-    }
 
 
 @router.get(
@@ -61,8 +31,8 @@ async def search_by_name(
     name: Annotated[str, Query(max_length=255, description="Text the name contains (empty: everyone)")] = "",
     page: Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"1 to {MAX_PAGE:,}")] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> dict:
-    return await run_in_threadpool(_search_names, session, name, page, page_size)
+) -> NameSearchResponse:
+    return await run_in_threadpool(queries.search_names, session, name, search_key(name), page, page_size)
 
 
 @router.post(

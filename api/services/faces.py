@@ -8,6 +8,7 @@ import io
 import logging
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -28,6 +29,20 @@ from .unknowns import UnknownFaces, existing_person_ids
 from .vectors import from_bytes, normalize_rows, to_bytes
 
 UNKNOWN = "unknown"
+
+
+class Identity(NamedTuple):
+    """Who one analysed face is, decided once per request: the detection row and the answer both
+    take it from here (an enrolled person, or a stranger with a stable ``unknown_<hex>`` id)."""
+
+    name: str
+    person_id: int | None
+    unknown_id: str | None
+
+    @property
+    def public_id(self) -> int | str | None:
+        """The answer's ``person_id``: the enrolled id, else the stranger's id."""
+        return self.person_id if self.person_id is not None else self.unknown_id
 
 
 def elapsed_ms(start: float) -> float:
@@ -155,18 +170,24 @@ class FaceService:
         matches = snapshot.top_k(queries, max(top_k, 1))
         known = [bool(m) and m[0].similarity >= threshold for m in matches]
 
-        def record(session: Session) -> list[str | None]:
+        def record(session: Session) -> list[Identity]:
             # A matched person deleted since the snapshot: that face is unknown now (no insert that
             # fails its foreign key on every retry).
             still_there = existing_person_ids(session, {matches[i][0].person_id for i, k in enumerate(known) if k})
-            known[:] = [k and matches[i][0].person_id in still_there for i, k in enumerate(known)]
-            unknown_rows = [i for i, is_known in enumerate(known) if not is_known]
+            is_known = [k and matches[i][0].person_id in still_there for i, k in enumerate(known)]
+            unknown_rows = [i for i, k in enumerate(is_known) if not k]
             assigned = (
                 self.unknowns.assign(session, raw[unknown_rows], threshold, snapshot.revision) if unknown_rows else []
             )
             unknown_ids: list[str | None] = [None] * len(faces)
             for i, unknown_id in zip(unknown_rows, assigned):
                 unknown_ids[i] = unknown_id
+            who = [
+                Identity(matches[i][0].name, matches[i][0].person_id, None)
+                if k
+                else Identity(UNKNOWN, None, unknown_ids[i])
+                for i, k in enumerate(is_known)
+            ]
             now = utcnow()
             for i, face in enumerate(faces):
                 best = matches[i][0] if matches[i] else None
@@ -183,15 +204,15 @@ class FaceService:
                         age=age,
                         gender=gender,
                         gender_confidence=gender_confidence,
-                        identity=best.name if known[i] and best else UNKNOWN,
-                        person_id=best.person_id if known[i] and best else None,
-                        unknown_id=unknown_ids[i],
+                        identity=who[i].name,
+                        person_id=who[i].person_id,
+                        unknown_id=who[i].unknown_id,
                         similarity=best.similarity if best else None,
                     )
                 )
-            return unknown_ids
+            return who
 
-        unknown_ids = in_transaction(self.session_factory, record)
+        who = in_transaction(self.session_factory, record)
         out = []
         for i, face in enumerate(faces):
             best = matches[i][0] if matches[i] else None
@@ -202,8 +223,8 @@ class FaceService:
                     "age": None if age is None else round(float(age), 1),
                     "gender": gender,
                     "gender_confidence": None if gender_confidence is None else round(float(gender_confidence), 4),
-                    "identity": best.name if known[i] and best else UNKNOWN,
-                    "person_id": best.person_id if known[i] and best else unknown_ids[i],
+                    "identity": who[i].name,
+                    "person_id": who[i].public_id,
                     "similarity": round(best.similarity, 4) if best else None,
                     "matches": [m.to_dict(threshold) for m in matches[i][:top_k]],
                 }
