@@ -140,6 +140,32 @@ def test_ready_tells_the_public_only_ready_or_not(tmp_path):
 # --- capacity and memory -----------------------------------------------------------------------
 
 
+def test_a_slow_database_does_not_hold_an_inference_slot(tmp_path):
+    """The slot covers the models only: while one /analyze waits on a frozen database for its
+    detection row, a two-photo /verify (no database) still gets the only slot."""
+    with frozen_server() as port, running(
+        tmp_path, max_concurrent_inferences=1, inference_queue_seconds=0.5, retry_after_seconds=3
+    ) as api:
+        client = api["client"]
+        assert client.get("/stats", headers=api["read"]).status_code == 200  # the key is cached now
+        engine = make_engine(f"mysql+pymysql://root@127.0.0.1:{port}/x", DatabaseTimeouts(connect=4, read=4))
+        api["runtime"].engine = engine
+        api["runtime"].session_factory.configure(bind=engine)
+        results: list = []
+        stuck = threading.Thread(target=lambda: results.append(
+            client.post("/analyze", files=photo(), headers=api["read"])))
+        started = time.monotonic()
+        stuck.start()
+        time.sleep(0.5)
+        pair = client.post("/verify", files={**photo(), **photo(field="file2")}, headers=api["read"])
+        answered = time.monotonic() - started
+        stuck.join()
+        assert pair.status_code == 200, pair.text
+        assert answered < 3.5  # answered while the analysis still waited on the database
+        assert_error(results[0], 503, "database")
+
+
+
 def test_concurrent_inferences_are_capped_then_503(tmp_path):
     with running(tmp_path, max_concurrent_inferences=1, inference_queue_seconds=0.2, retry_after_seconds=3) as api:
         results: list = []

@@ -3,6 +3,7 @@ person named and ``ME_PERSON`` set: is this photo me (the answer adds ``is_me``)
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
@@ -64,5 +65,7 @@ async def verify(
         async with runtime.inference.slot():
             answer = await run_in_threadpool(verify_me, service, me_person, data, face_index)
         return JSONResponse(MeVerifyResponse.model_validate(answer).model_dump(mode="json"))
+    start = time.perf_counter()
+    person = await run_in_threadpool(service.find_person, person_id, person_name)  # no slot held for the lookup
     async with runtime.inference.slot():
-        return await run_in_threadpool(service.verify_person, data, person_name, person_id, face_index)
+        return await run_in_threadpool(service.verify_known, data, person, face_index, start)

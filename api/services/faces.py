@@ -15,6 +15,7 @@ from PIL import Image
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.capacity import models_done
 from api.config import ApiSettings
 from api.db.models import Detection, FaceCrop, FaceEmbeddingRow, Person, utcnow
 from api.db.transactions import in_transaction
@@ -153,6 +154,7 @@ class FaceService:
         faces = self._faces(data)
         versions = self.model_versions()
         if not faces:
+            models_done()
             return {
                 "success": True,
                 "faces": [],
@@ -164,6 +166,7 @@ class FaceService:
         raw = normalize_rows(np.stack([f.embedding for f in faces]))
         attribute = normalize_rows(np.stack([f.attribute_vector for f in faces]))
         age_gender = self.served.predict_age_gender(crops, attribute, np.stack([f.features for f in faces]))
+        models_done()
         snapshot = self.gallery.current()
         queries = self.gallery.project(raw)
         threshold = self.identify_threshold(snapshot.size)
@@ -243,6 +246,7 @@ class FaceService:
         start = time.perf_counter()
         name = clean_name(person_name)
         chosen = self._one_face(data, face_index, largest=False)
+        models_done()
         digest = hashlib.sha256(data).hexdigest()
         crop = png_bytes(chosen.crop) if self.settings.keep_face_crops else None
         vector = normalize_rows(chosen.embedding)[0]
@@ -302,12 +306,22 @@ class FaceService:
         self, data: bytes, person_name: str | None, person_id: int | None, face_index: int | None
     ) -> dict:
         start = time.perf_counter()
+        return self.verify_known(data, self.find_person(person_id, person_name), face_index, start)
+
+    def find_person(self, person_id: int | None, person_name: str | None) -> dict:
+        """``{"id", "name"}`` of the enrolled person named by id or name (404 if none), looked up
+        before the photo takes an inference slot."""
         with self.session_factory() as session:
             person = self._person(session, person_id, person_name)
-            person_info = {"id": person.id, "name": person.name}
+            return {"id": person.id, "name": person.name}
+
+    def verify_known(self, data: bytes, person_info: dict, face_index: int | None, start: float | None = None) -> dict:
+        """Is the photo's face the person ``person_info`` (from :meth:`find_person`)?"""
+        start = time.perf_counter() if start is None else start
         chosen = self._one_face(data, face_index, largest=True)
         raw = normalize_rows(chosen.embedding)[0]
         verdict = self.served.verify_person(person_info["name"], raw)
+        models_done()
         if verdict is None:
             snapshot = self.gallery.current()
             score = snapshot.best_for_person(person_info["id"], self.gallery.project(raw[None])[0])
@@ -324,6 +338,7 @@ class FaceService:
         first = normalize_rows(self._one_face(data1, None, largest=True).embedding)[0]
         second = normalize_rows(self._one_face(data2, None, largest=True).embedding)[0]
         verdict = self.served.verify_pair(first, second)
+        models_done()
         if verdict is None:
             projected = self.gallery.project(np.stack([first, second]))
             verdict = (float(projected[0] @ projected[1]), self.threshold, self.pipeline.embedder.full_version)
@@ -332,6 +347,7 @@ class FaceService:
     def search_photo(self, data: bytes, top_k: int, face_index: int | None) -> dict:
         start = time.perf_counter()
         chosen = self._one_face(data, face_index, largest=True)
+        models_done()
         snapshot = self.gallery.current()
         query = self.gallery.project(normalize_rows(chosen.embedding))
         threshold = self.identify_threshold(snapshot.size)
