@@ -87,7 +87,7 @@ def test_readme_registry_examples_run_as_written(bootstrapped):
 def projections(tmp_path_factory, pipeline):
     """A local store with face-recognition v1 (calibrated threshold), v2 (threshold 0.95: rejects
     nearly every match), v3 (a copy of v1) and v4 (claims another embedder)."""
-    from training.pyfunc_models import ProjectionModel, log_pyfunc
+    from model_registry.pyfunc import ProjectionModel, log_pyfunc
     from training.tracking import configure_mlflow, ensure_experiment, register_model_version
 
     folder = tmp_path_factory.mktemp("gate")
@@ -106,12 +106,14 @@ def projections(tmp_path_factory, pipeline):
 
 
 def test_gate_promotes_only_beyond_the_noise(projections, pipeline):
-    from scripts import evaluation as ev
-    from scripts import gate
-    from scripts import registry as reg
+    from model_registry import fixed_sets as ev
+    from model_registry import gate
+    from model_registry import registry as reg
+    from model_registry.tracking import connect
+    from training.fixed_sets import Evaluator
 
-    client = reg.connect(projections["uri"])
-    evaluator = ev.Evaluator(pipeline, projections["settings"])
+    client = connect(projections["uri"])
+    evaluator = Evaluator(pipeline, projections["settings"])
     good, bad, copy, foreign = (evaluator.evaluate(client, "face-recognition", v) for v in "1234")
     assert good.ok and bad.ok and copy.ok and not foreign.ok and "trained on embedder" in foreign.problem
     assert good.n >= 390 and good.value > 0.9 and bad.value < 0.75, (good.describe(), bad.describe())

@@ -21,12 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
+from model_registry.names import AGE_GENDER
+
 from .age_gender import metrics as agm
 from .age_gender import models, prepare, utk
 from .config import TrainerSettings
 
 log = logging.getLogger(__name__)
-MODEL_NAME = "age-gender"
+MODEL_NAME = AGE_GENDER
 EXPERIMENT = "age-gender"
 TARGET_AGE_MAE = 5.5
 TARGET_GENDER_ERROR = 0.10
@@ -276,12 +278,12 @@ def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | Non
                   "feature_dim": int(pipeline.embedder.feature_dim), "adult_min_age": agm.ADULT_MIN_AGE}
         metadata = {"kind": "age-gender", "design": winner, "embedder": pipeline.embedder.attribute_version,
                     "test_age_mae": test["age_mae"], "test_gender_acc": test["gender_acc"]}
-        from . import pyfunc_age_gender
+        from model_registry import pyfunc
 
-        example = pyfunc_age_gender.input_example(
+        example = pyfunc.input_example(
             crops160["embedding"][:1], crops160["crop"][:1],
             None if crops160["features"] is None else crops160["features"][:1], inputs=config["inputs"])
-        info = pyfunc_age_gender.log_model(model, config, example, metadata)
+        info = pyfunc.log_age_gender(model, config, example, metadata)
         version = None
         if not args.no_register:
             version = register_model_version(parent.info.run_id, info.model_uri, MODEL_NAME,
@@ -301,9 +303,9 @@ def save_baseline(folder: Path, model, config: dict, example: dict, metadata: di
     run's metrics, parameters and tags), the layout ``scripts.bootstrap_registry`` registers."""
     import mlflow
 
-    from . import pyfunc_age_gender
+    from model_registry import pyfunc
 
-    pyfunc_age_gender.save_model(model, config, example, metadata, folder / "model")
+    pyfunc.save_age_gender(model, config, example, metadata, folder / "model")
     run = mlflow.get_run(run_id)
     info = {"name": MODEL_NAME, "version": version, "run_id": run_id, "metrics": dict(run.data.metrics),
             "params": dict(run.data.params),

@@ -22,21 +22,22 @@ from pathlib import Path
 
 import numpy as np
 
+from face_pipeline.evaluation import calibrated_threshold, verification_metrics
+from model_registry.names import RECOGNITION
+
 from .common import (
     artifact_dir,
-    calibrated_threshold,
     cosine_scores,
     mlflow_epoch_callback,
     plot_history,
     plot_roc,
     plot_score_histogram,
     sample_pairs,
-    verification_metrics,
 )
 from .config import TrainerSettings
 
 log = logging.getLogger(__name__)
-MODEL_NAME = "face-recognition"
+MODEL_NAME = RECOGNITION
 EXPERIMENT = "face-recognition"
 
 
@@ -108,7 +109,7 @@ def head_layers(model) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def lfw_subset(pairs_file: Path, count: int) -> list:
-    from benchmarks.lfw_protocol import read_pairs
+    from face_pipeline.evaluation import read_pairs
 
     pairs = read_pairs(pairs_file)
     if count < 0 or count >= len(pairs):
@@ -124,7 +125,7 @@ def lfw_subset(pairs_file: Path, count: int) -> list:
 
 def lfw_metrics(lfw_dir: Path, count: int, cache, project) -> tuple[dict, int]:
     """LFW View 2 metrics of the chosen model on ``count`` pairs (10-fold protocol)."""
-    from benchmarks.lfw_protocol import evaluate
+    from face_pipeline.evaluation import evaluate
 
     pairs = lfw_subset(lfw_dir / "pairs.txt", count)
     images = lfw_dir / "images"
@@ -145,8 +146,9 @@ def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | Non
     """Train, evaluate, log and (unless ``--no-register``) register; returns a summary dict."""
     import mlflow
 
+    from model_registry.pyfunc import ProjectionModel, apply_dense_layers, l2_normalize, log_pyfunc, save_layers
+
     from .identity_embeddings import embed_identity_folders
-    from .pyfunc_models import ProjectionModel, apply_dense_layers, l2_normalize, log_pyfunc, save_layers
     from .tracking import (
         configure_mlflow,
         dataset_info,
@@ -188,8 +190,9 @@ def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | Non
         fusion = None
         embedder = pipeline.embedder
         if getattr(embedder, "primary", None) is not None:  # fused: learn FaceNet's weight first
+            from model_registry.pyfunc import reweight_fused
+
             from .fusion import choose_weight
-            from .pyfunc_models import reweight_fused
 
             first_dim = int(embedder.primary.dim)
             choice = choose_weight(plain[index["train"]], identities[index["train"]], first_dim, embedder.weight)

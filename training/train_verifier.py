@@ -5,7 +5,7 @@ General 1:1 verifier (registered as ``face-verifier``)::
     python -m training.train_verifier general [--data DIR] [--max-people N] [--max-images N]
 
   A logistic regression on similarity features of a pair of embeddings (cosine, L1 distance,
-  largest coordinate gap; see ``training.pyfunc_models.pair_features``) fitted on pairs of the
+  largest coordinate gap; see ``model_registry.pyfunc.pair_features``) fitted on pairs of the
   training identities; its output is a calibrated probability of "same person" (checked with a
   reliability plot and the Brier score on held-out identities) and the decision threshold is
   chosen on validation pairs. Model input: ``(N, 2d)`` = two raw embeddings side by side.
@@ -30,41 +30,27 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import sys
-import unicodedata
 from pathlib import Path
 
 import numpy as np
 
+from face_pipeline.evaluation import calibrated_threshold, verification_metrics
+from model_registry.names import VERIFIER, person_model_name, slugify
+
 from .common import (
     artifact_dir,
-    calibrated_threshold,
     plot_confusion_matrix,
     plot_roc,
     plot_score_histogram,
     sample_pairs,
-    verification_metrics,
 )
 from .config import ROOT, TrainerSettings
 
 log = logging.getLogger(__name__)
-GENERAL_NAME = "face-verifier"
+GENERAL_NAME = VERIFIER
 DEFAULT_PERSON_THRESHOLD = 0.75
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-
-
-def slugify(name: str) -> str:
-    """Person name -> the slug used in ``verifier-<slug>`` (lower case ASCII letters, digits, dashes)."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
-    if not slug:
-        raise ValueError(f"person name {name!r} has no letters or digits")
-    return slug
-
-
-def person_model_name(name: str) -> str:
-    return f"verifier-{slugify(name)}"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -118,8 +104,9 @@ def run_general(args: argparse.Namespace, pipeline=None, settings: TrainerSettin
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import brier_score_loss
 
+    from model_registry.pyfunc import PairVerifierModel, log_pyfunc, pair_features
+
     from .identity_embeddings import embed_identity_folders
-    from .pyfunc_models import PairVerifierModel, log_pyfunc, pair_features
     from .tracking import dataset_info, log_dataset_info, register_model_version
 
     settings = settings or TrainerSettings()
@@ -273,9 +260,9 @@ def run_personal(args: argparse.Namespace, pipeline=None, settings: TrainerSetti
     from sklearn.preprocessing import StandardScaler
 
     from face_pipeline import FacePipeline
+    from model_registry.pyfunc import PersonVerifierModel, log_pyfunc
 
     from .embedding_cache import EmbeddingCache
-    from .pyfunc_models import PersonVerifierModel, log_pyfunc
     from .tracking import dataset_info, log_dataset_info, register_model_version
 
     settings = settings or TrainerSettings()
