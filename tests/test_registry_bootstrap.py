@@ -13,8 +13,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_baselines_registered_promoted_and_served(tmp_path, monkeypatch, capsys, pipeline):
-    from api.services.registry_models import RegistryModels, signature_inputs
+    from api.services.registry_models import RegistryModels
     from model_registry import registry as reg
+    from model_registry.inputs import signature_inputs
     from model_registry.tracking import connect
     from scripts import bootstrap_registry
 
