@@ -31,6 +31,7 @@ import argparse
 import json
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -53,15 +54,49 @@ DEFAULT_PERSON_THRESHOLD = 0.75
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+@dataclass(frozen=True)
+class GeneralConfig:
+    """The 1:1 verifier's run settings (code builds one; :func:`parse_args` parses ``general ...`` into one)."""
+
+    data: str | None = None  # folder of person folders (None: DATA_DIR/lfw/images)
+    min_images: int = 4
+    max_people: int = 120
+    max_images: int = 8
+    max_pairs: int = 3000
+    seed: int | None = None  # None: TRAINER_SEED
+    no_register: bool = False
+    kind: str = "general"
+
+
+@dataclass(frozen=True)
+class PersonalConfig:
+    """One person's verifier run settings (``personal ...`` on the command line)."""
+
+    positive: str
+    name: str
+    negative: str | None = None
+    impostors: str | None = None  # None: DATA_DIR/lfw/images
+    impostor_people: int = 300
+    impostor_images: int = 2
+    max_positive: int = 400
+    max_negative: int = 400
+    out: str | None = None  # None: data/verifiers/<slug>
+    seed: int | None = None
+    no_register: bool = False
+    kind: str = "personal"
+
+
+def parse_args(argv: list[str] | None = None) -> GeneralConfig | PersonalConfig:
+    g, p = GeneralConfig(), PersonalConfig(positive="", name="")
     parser = argparse.ArgumentParser(prog="python -m training.train_verifier", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="kind", required=True)
     general = sub.add_parser("general", help="the 1:1 verifier on pair similarity features")
     general.add_argument("--data", help="folder of person folders (default: DATA_DIR/lfw/images)")
-    general.add_argument("--min-images", type=int, default=4)
-    general.add_argument("--max-people", type=int, default=120, help="seeded sample of people (0 = all)")
-    general.add_argument("--max-images", type=int, default=8, help="photos per person (0 = all)")
-    general.add_argument("--max-pairs", type=int, default=3000, help="same-person pairs per split (as many different)")
+    general.add_argument("--min-images", type=int, default=g.min_images)
+    general.add_argument("--max-people", type=int, default=g.max_people, help="seeded sample of people (0 = all)")
+    general.add_argument("--max-images", type=int, default=g.max_images, help="photos per person (0 = all)")
+    general.add_argument("--max-pairs", type=int, default=g.max_pairs,
+                         help="same-person pairs per split (as many different)")
     general.add_argument("--seed", type=int)
     general.add_argument("--no-register", action="store_true")
     personal = sub.add_parser("personal", help="one person's verifier (me / not me)")
@@ -70,16 +105,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                           "the impostors")
     personal.add_argument("--impostors", help="folder of person folders to sample impostors from "
                           "(default DATA_DIR/lfw/images)")
-    personal.add_argument("--impostor-people", type=int, default=300, help="impostor people sampled (seeded; 0 = none)")
-    personal.add_argument("--impostor-images", type=int, default=2, help="photos per impostor person")
+    personal.add_argument("--impostor-people", type=int, default=p.impostor_people,
+                          help="impostor people sampled (seeded; 0 = none)")
+    personal.add_argument("--impostor-images", type=int, default=p.impostor_images, help="photos per impostor person")
     personal.add_argument("--name", required=True, help="the person's name (model: verifier-<slug>)")
-    personal.add_argument("--max-positive", type=int, default=400, help="at most this many positive photos (seeded)")
-    personal.add_argument("--max-negative", type=int, default=400, help="at most this many negative photos (seeded)")
+    personal.add_argument("--max-positive", type=int, default=p.max_positive,
+                          help="at most this many positive photos (seeded)")
+    personal.add_argument("--max-negative", type=int, default=p.max_negative,
+                          help="at most this many negative photos (seeded)")
     personal.add_argument("--out", help="folder for metrics.json and confusion_matrix.png "
                           "(default data/verifiers/<slug>)")
     personal.add_argument("--seed", type=int)
     personal.add_argument("--no-register", action="store_true")
-    return parser.parse_args(argv)
+    values = vars(parser.parse_args(argv))
+    return GeneralConfig(**values) if values["kind"] == "general" else PersonalConfig(**values)
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -98,7 +137,7 @@ def _start(settings: TrainerSettings, experiment: str):
     return run
 
 
-def run_general(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | None = None) -> dict:
+def run_general(args: GeneralConfig, pipeline=None, settings: TrainerSettings | None = None) -> dict:
     import mlflow
     from sklearn.calibration import calibration_curve
     from sklearn.linear_model import LogisticRegression
@@ -252,7 +291,7 @@ def split_photos(count: int, seed: int) -> np.ndarray:
     return labels
 
 
-def run_personal(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | None = None) -> dict:
+def run_personal(args: PersonalConfig, pipeline=None, settings: TrainerSettings | None = None) -> dict:
     import joblib
     import mlflow
     from sklearn.linear_model import LogisticRegression

@@ -99,13 +99,13 @@ def train_quick(name: str, pipeline, settings) -> str:
     if name == RECOGNITION:
         from training import train_face_recognition_tf as rec
 
-        args = rec.parse_args(["--max-people", "60", "--max-images", "6", "--epochs", "5", "--lfw-pairs", "200"])
-        return rec.run(args, pipeline, settings)["version"]
+        config = rec.RecognitionConfig(max_people=60, max_images=6, epochs=5, lfw_pairs=200)
+        return rec.run(config, pipeline, settings)["version"]
     if name == VERIFIER:
         from training import train_verifier as ver
 
-        args = ver.parse_args(["general", "--max-people", "60", "--max-images", "6", "--max-pairs", "1000"])
-        return ver.run_general(args, pipeline, settings)["version"]
+        config = ver.GeneralConfig(max_people=60, max_images=6, max_pairs=1000)
+        return ver.run_general(config, pipeline, settings)["version"]
     if name == AGE_GENDER:
         from training import train_age_gender_tf as age
 
