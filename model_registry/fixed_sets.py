@@ -33,7 +33,7 @@ import numpy as np
 from face_pipeline.evaluation import read_pairs
 
 from .errors import RegistryError
-from .names import GATE_METRICS
+from .names import AGE_GENDER, GATE_METRICS
 
 SEED = 13
 AGE_GENDER_PHOTOS = 300
@@ -131,7 +131,7 @@ def lfw_fixed_pairs(lfw_dir: Path) -> list:
 
 
 def set_description(name: str) -> str:
-    if name == "age-gender":
+    if name == AGE_GENDER:
         return (f"fixed evaluation set: {AGE_GENDER_PHOTOS} photos of the UTKFace test split (seed {SEED}), "
                 "every version re-evaluated on it")
     return (f"fixed evaluation set: {2 * LFW_PAIRS_PER_CLASS} LFW View 1 {LFW_PAIRS_FILE} pairs "
