@@ -13,14 +13,45 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.capacity import InferenceSlots
-from api.config import ApiSettings
+from api.config import ROOT, ApiSettings
 from api.key_cache import VerifiedKeys
 from api.metrics import instrument_service
 from api.services.faces import FaceService
-from api.services.served_models import ServedModels, create_served_models
+from api.services.registry_models import RegistryModels
+from api.services.served_models import PackagedModels, ServedModels
 from face_pipeline import FacePipeline, PipelineSettings
 
 log = logging.getLogger("api")
+
+
+def create_served_models(settings: ApiSettings, pipeline: FacePipeline) -> ServedModels:
+    """The one place that decides which models are served: the MLflow registry's production
+    versions (MODEL_SOURCE=registry, the default when MLFLOW_TRACKING_URI is set), else the
+    pipeline's own (``PackagedModels``). Age/gender models are checked against the network whose
+    vectors they read (FaceNet's part of a fused descriptor)."""
+    source = settings.model_source or ("registry" if settings.mlflow_tracking_uri else "packaged")
+    if source == "packaged":
+        return PackagedModels(pipeline, threshold=settings.match_threshold)
+    from model_registry.tracking import DEFAULT_TRACKING_URI
+
+    cache = settings.model_cache_dir if settings.model_cache_dir.is_absolute() else ROOT / settings.model_cache_dir
+    return RegistryModels(settings.mlflow_tracking_uri or DEFAULT_TRACKING_URI, cache, settings.model_refresh_seconds,
+                          embedder_version=pipeline.embedder.full_version,
+                          attribute_embedder_version=pipeline.embedder.attribute_version,
+                          on_recognition_change=lambda: _bump_gallery_revision(settings))
+
+
+def _bump_gallery_revision(settings: ApiSettings) -> None:
+    """A new recognition head changes the matching space: make every worker reload its gallery."""
+    from api.db.engine import make_engine, make_session_factory
+    from api.services.gallery import bump_revision
+
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session, session.begin():
+            bump_revision(session)
+    finally:
+        engine.dispose()
 
 
 def serving_pipeline_settings(settings: ApiSettings) -> PipelineSettings:

@@ -69,8 +69,8 @@ def load_test_labels(src: Path, split_file: Path, limit: int | None):
 def run_ours(model_uri: str, src: Path, labels) -> dict:
     import mlflow.pyfunc
 
-    from api.services.registry_models import select_inputs
     from face_pipeline import FacePipeline, PipelineSettings
+    from model_registry.inputs import select_inputs
     from training.age_gender import prepare
     from training.config import TrainerSettings
     from training.tracking import configure_mlflow

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .lfw_protocol import evaluate, read_pairs
+from face_pipeline.evaluation import evaluate, read_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("DATA_DIR", ROOT.parent / "shared" / "data")) / "lfw"

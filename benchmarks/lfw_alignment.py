@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from face_pipeline.calibrate import best_accuracy_threshold as best_threshold
+from face_pipeline.evaluation import accuracy, read_pairs
+
 from .lfw import DEFAULT_DATA, ROOT, detect_all, embed_all
-from .lfw_protocol import accuracy, best_threshold, read_pairs
 
 VARIANTS = [
     {"align": "box", "margin": 16, "flip": False},

@@ -30,10 +30,10 @@ from face_pipeline.calibrate import (
     far_table,
     tar_at_far,
 )
+from face_pipeline.evaluation import evaluate, read_pairs
 
 from .lfw import DEFAULT_DATA
 from .lfw_parts import CACHE, load_parts
-from .lfw_protocol import evaluate, read_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 CALIBRATION = ROOT / "face_pipeline" / "data" / "calibration.json"

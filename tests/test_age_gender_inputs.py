@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from api.services.registry_models import AGE_GENDER, LoadedModel, RegistryModels, signature_inputs
+from api.services.registry_models import LoadedModel, RegistryModels
+from model_registry.inputs import signature_inputs
+from model_registry.names import AGE_GENDER
 
 
 class EchoModel(mlflow.pyfunc.PythonModel):

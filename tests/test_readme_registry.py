@@ -1,8 +1,9 @@
 """The registry examples of docs/training.md run as written, and the promotion gate judges real models on real
 photos.
 
-* The fenced block after ``<!-- registry-examples -->`` in docs/training.md is extracted and every line
-  run, in order, against a real ``mlflow server`` that ``scripts.bootstrap_registry`` has filled
+* The fenced block after ``<!-- registry-examples -->`` in docs/training.md (``python -m model_registry``
+  commands) is extracted and every line run, in order, against a real ``mlflow server`` that the
+  seed-named ``scripts.bootstrap_registry`` has filled
   (baselines only: a quick training run is too slow for a test), each one exiting 0.
 * The gate on the fixed LFW pairs: an identity projection at the calibrated threshold beats the
   same projection at a threshold that rejects almost every match; a copy of a version ties it
@@ -50,7 +51,7 @@ def test_readme_block_is_only_registry_cli_lines():
     commands = readme_examples()
     assert len(commands) >= 8
     for argv in commands:
-        assert argv[:2] == [".venv/bin/python", "-m"] and argv[2].startswith("scripts."), argv
+        assert argv[:3] == [".venv/bin/python", "-m", "model_registry"] and len(argv) > 3, argv
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +72,11 @@ def test_readme_registry_examples_run_as_written(bootstrapped):
         result = run_cli(argv[2], *argv[3:], uri=url, extra_env=env, timeout=900)
         assert result.returncode == 0, (argv, result.stdout, result.stderr)
         outputs[" ".join(argv[2:])] = result.stdout
-    again = outputs["scripts.bootstrap_registry --baseline"]
+    again = outputs["model_registry bootstrap --baseline"]
     assert "registered as v2" in again and "no clear winner" in again, again  # a copy never wins
-    dry = outputs["scripts.deploy_model --dry-run"]
+    dry = outputs["model_registry deploy --dry-run"]
     assert "fixed evaluation set" in dry and "±" in dry and "age-gender: unchanged" in dry, dry
-    compare = outputs["scripts.model_utils compare face-verifier 1 2"]
+    compare = outputs["model_registry compare face-verifier 1 2"]
     assert "fixed evaluation set" in compare and "no clear winner" in compare, compare
     client = mlflow.MlflowClient(url, url)
     aliases = client.get_registered_model("face-recognition").aliases
@@ -87,7 +88,7 @@ def test_readme_registry_examples_run_as_written(bootstrapped):
 def projections(tmp_path_factory, pipeline):
     """A local store with face-recognition v1 (calibrated threshold), v2 (threshold 0.95: rejects
     nearly every match), v3 (a copy of v1) and v4 (claims another embedder)."""
-    from training.pyfunc_models import ProjectionModel, log_pyfunc
+    from model_registry.pyfunc import ProjectionModel, log_pyfunc
     from training.tracking import configure_mlflow, ensure_experiment, register_model_version
 
     folder = tmp_path_factory.mktemp("gate")
@@ -106,12 +107,14 @@ def projections(tmp_path_factory, pipeline):
 
 
 def test_gate_promotes_only_beyond_the_noise(projections, pipeline):
-    from scripts import evaluation as ev
-    from scripts import gate
-    from scripts import registry as reg
+    from model_registry import fixed_sets as ev
+    from model_registry import gate
+    from model_registry import registry as reg
+    from model_registry.tracking import connect
+    from training.fixed_sets import Evaluator
 
-    client = reg.connect(projections["uri"])
-    evaluator = ev.Evaluator(pipeline, projections["settings"])
+    client = connect(projections["uri"])
+    evaluator = Evaluator(pipeline, projections["settings"])
     good, bad, copy, foreign = (evaluator.evaluate(client, "face-recognition", v) for v in "1234")
     assert good.ok and bad.ok and copy.ok and not foreign.ok and "trained on embedder" in foreign.problem
     assert good.n >= 390 and good.value > 0.9 and bad.value < 0.75, (good.describe(), bad.describe())

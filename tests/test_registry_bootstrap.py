@@ -13,9 +13,11 @@ pytestmark = pytest.mark.slow
 
 
 def test_baselines_registered_promoted_and_served(tmp_path, monkeypatch, capsys, pipeline):
-    from api.services.registry_models import RegistryModels, signature_inputs
+    from api.services.registry_models import RegistryModels
+    from model_registry import registry as reg
+    from model_registry.inputs import signature_inputs
+    from model_registry.tracking import connect
     from scripts import bootstrap_registry
-    from scripts import registry as reg
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
@@ -24,7 +26,7 @@ def test_baselines_registered_promoted_and_served(tmp_path, monkeypatch, capsys,
     out = capsys.readouterr().out
     names = bootstrap_registry.baseline_names()
     assert {"age-gender", "face-recognition", "face-verifier"} <= set(names)
-    client = reg.connect()
+    client = connect()
     for name in names:
         assert reg.alias_version(client, name, "production") == "1", out
         version = reg.get_version(client, name, "1")

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from face_pipeline.calibrate import best_accuracy_threshold
 from tests.registry_helpers import assert_one_line_error, closed_port_url, run_cli
-from training.common import accuracy_threshold, sample_pairs
+from training.common import sample_pairs
 from training.config import TrainerSettings
 from training.datasets.survface import build_manifest, read_manifest, write_manifest
 from training.tracking import dataset_info
@@ -90,7 +91,7 @@ def test_pairs_are_balanced_and_threshold_separates():
     assert same.sum() == (~same).sum() == 60
     assert np.all((identities[first] == identities[second]) == same)
     scores = np.where(same, 0.8, 0.2) + rng.normal(0, 0.01, len(same))
-    threshold = accuracy_threshold(scores, same)
+    threshold = best_accuracy_threshold(scores, same)
     assert 0.25 < threshold < 0.75
 
 
@@ -119,7 +120,7 @@ def store(tmp_path_factory):
     runs' own metrics (the fixed-set gate is tested on real models in test_registry_gate.py)."""
     import mlflow
 
-    from training.pyfunc_models import ProjectionModel, log_pyfunc
+    from model_registry.pyfunc import ProjectionModel, log_pyfunc
     from training.tracking import configure_mlflow, ensure_experiment, register_model_version
 
     folder = tmp_path_factory.mktemp("registry_units")
@@ -141,14 +142,14 @@ def store(tmp_path_factory):
 
 @pytest.fixture()
 def client(store, monkeypatch):
-    from scripts import registry as reg
+    from model_registry.tracking import connect
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store["uri"])
-    return reg.connect()
+    return connect()
 
 
 def test_promote_previous_history_rollback(client, capsys):
-    from scripts import registry as reg
+    from model_registry import registry as reg
     from scripts.model_utils import main
 
     assert main(["promote", "verifier-unit", "1"]) == 0
@@ -168,8 +169,8 @@ def test_promote_previous_history_rollback(client, capsys):
 
 
 def test_compare_performance_clean_and_deploy(client, capsys):
+    from model_registry import registry as reg
     from scripts import deploy_model, model_utils
-    from scripts import registry as reg
 
     reg.promote(client, "verifier-unit", "2")
     reg.promote(client, "verifier-unit", "1")  # production v1 (0.80), previous v2 (0.95)
@@ -196,8 +197,8 @@ def test_compare_performance_clean_and_deploy(client, capsys):
 
 
 def test_check_models_and_register_model(client, capsys):
+    from model_registry import registry as reg
     from scripts import check_models, register_model
-    from scripts import registry as reg
 
     reg.promote(client, "verifier-unit", "2")
     assert register_model.main(["verifier-unit"]) == 0  # the latest run's version was cleaned: registered again
@@ -254,7 +255,7 @@ def test_cli_unreachable_server_is_one_line(monkeypatch, capsys):
 def test_rollback_without_previous(tmp_path, monkeypatch, capsys):
     import mlflow
 
-    from training.pyfunc_models import ProjectionModel, log_pyfunc
+    from model_registry.pyfunc import ProjectionModel, log_pyfunc
     from training.tracking import configure_mlflow, ensure_experiment, register_model_version
 
     uri = f"sqlite:///{tmp_path / 'm.db'}"
@@ -276,7 +277,7 @@ def test_rollback_without_previous(tmp_path, monkeypatch, capsys):
 
 
 def test_noise_rule_calls_a_winner_only_beyond_two_standard_errors():
-    from scripts.evaluation import Evaluation, compare
+    from model_registry.fixed_sets import Evaluation, compare
 
     def accuracy(version: str, correct: np.ndarray) -> Evaluation:
         return Evaluation("face-verifier", version, "fixed_pair_accuracy", True, float(correct.mean()),

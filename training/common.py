@@ -1,4 +1,4 @@
-"""Pieces every trainer shares: pairs of faces, threshold calibration, per-epoch MLflow logging
+"""Pieces every trainer shares: pairs of faces, per-epoch MLflow logging
 and the plots each run keeps as artifacts."""
 
 from __future__ import annotations
@@ -37,47 +37,6 @@ def sample_pairs(identities: np.ndarray, rng: np.random.Generator, max_positive:
 
 def cosine_scores(embeddings: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return np.sum(embeddings[first] * embeddings[second], axis=1).astype(np.float64)
-
-
-def accuracy_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
-    """The threshold on ``scores`` with the best accuracy, read off sklearn's ROC curve."""
-    from sklearn.metrics import roc_curve
-
-    labels = np.asarray(labels, bool)
-    fpr, tpr, thresholds = roc_curve(labels, scores)
-    positives, negatives = labels.sum(), (~labels).sum()
-    correct = tpr * positives + (1 - fpr) * negatives
-    best = int(np.argmax(correct))
-    threshold = float(thresholds[best])
-    if not np.isfinite(threshold):
-        return float(np.max(scores) + 1e-6)
-    below = np.asarray(scores)[np.asarray(scores) < threshold]
-    # Midway to the next lower score: the same accuracy on these scores, a safer margin for new ones.
-    return float((threshold + below.max()) / 2) if below.size else threshold
-
-
-def calibrated_threshold(scores: np.ndarray, labels: np.ndarray, fallback: float) -> float:
-    """:func:`accuracy_threshold` when both classes are present, else ``fallback`` (tiny data sets)."""
-    labels = np.asarray(labels, bool)
-    if labels.all() or not labels.any():
-        return float(fallback)
-    return accuracy_threshold(scores, labels)
-
-
-def verification_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
-    """Accuracy, precision, recall, F1 at ``threshold`` and ROC AUC of the scores."""
-    from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
-
-    labels = np.asarray(labels, bool)
-    predicted = np.asarray(scores) >= threshold
-    metrics = {
-        "accuracy": float(accuracy_score(labels, predicted)),
-        "precision": float(precision_score(labels, predicted, zero_division=0)),
-        "recall": float(recall_score(labels, predicted, zero_division=0)),
-        "f1": float(f1_score(labels, predicted, zero_division=0)),
-    }
-    metrics["roc_auc"] = float(roc_auc_score(labels, scores)) if len(set(labels.tolist())) == 2 else float("nan")
-    return metrics
 
 
 def artifact_dir() -> Path:

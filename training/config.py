@@ -8,14 +8,10 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from model_registry.tracking import DEFAULT_MLFLOW_DIR, DEFAULT_TRACKING_URI
+
 ROOT = Path(__file__).resolve().parents[1]
 """The repository root: default folders are taken from here, not from the working directory."""
-
-DEFAULT_MLFLOW_DIR = ROOT / "data" / "mlflow"
-DEFAULT_TRACKING_URI = f"sqlite:///{DEFAULT_MLFLOW_DIR / 'mlflow.db'}"
-
-MODEL_NAMES = ("age-gender", "face-recognition", "face-verifier")
-"""Registered model names the API looks for, besides one ``verifier-<person>`` per personal verifier."""
 
 
 class TrainerSettings(BaseSettings):
@@ -26,7 +22,8 @@ class TrainerSettings(BaseSettings):
 
     mlflow_tracking_uri: str = Field(
         DEFAULT_TRACKING_URI,
-        description="MLflow tracking URI (standard variable); default: a local SQLite store, nothing to start.",
+        description="MLflow tracking URI (standard variable); default: a local SQLite store, nothing to start "
+        "(model_registry.tracking.DEFAULT_TRACKING_URI).",
     )
     mlflow_artifacts_dir: Path = Field(
         DEFAULT_MLFLOW_DIR / "artifacts",

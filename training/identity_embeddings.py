@@ -3,13 +3,22 @@ and splits: the common start of the recognition and the general-verifier trainer
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from .config import TrainerSettings
+
+
+class IdentityData(Protocol):
+    """What of a trainer's config picks the identity folders (``RecognitionConfig``, ``GeneralConfig``)."""
+
+    data: str | None
+    min_images: int
+    max_people: int
+    max_images: int
 
 
 @dataclass
@@ -23,7 +32,7 @@ class IdentityEmbeddings:
     cache: object  # the EmbeddingCache, to embed more images (LFW pairs) the same way
 
 
-def embed_identity_folders(args: argparse.Namespace, settings: TrainerSettings, seed: int,
+def embed_identity_folders(args: IdentityData, settings: TrainerSettings, seed: int,
                            pipeline=None) -> tuple[IdentityEmbeddings, object]:
     """Build the manifest from ``args`` (data, min_images, max_people, max_images), embed it
     through the cache and return it with the pipeline used (loaded here when not given)."""

@@ -1,6 +1,6 @@
 """MLflow plumbing shared by every trainer: where runs go, what each run records about its data and
 code, and how a logged model becomes a registered version (never promoted here: promotion is a
-separate, deliberate step in ``scripts.model_utils`` / ``scripts.deploy_model``)."""
+separate, deliberate step: ``python -m model_registry promote|deploy``)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ _configured: TrainerSettings | None = None
 
 
 def configure_mlflow(settings: TrainerSettings | None = None) -> str:
-    """Point MLflow at the configured tracking URI and return it.
+    """Point MLflow's fluent API (runs, ``register_model``) at the configured tracking URI and
+    return it. The registry URI is left alone: it defaults to the tracking URI, and registry
+    chores use explicit clients (``model_registry.tracking.client``).
 
     With the local SQLite default, the folder is created and experiments made through
     :func:`ensure_experiment` keep their artifacts under ``data/mlflow/artifacts`` (MLflow would
@@ -33,8 +35,7 @@ def configure_mlflow(settings: TrainerSettings | None = None) -> str:
         db_path = Path(uri.removeprefix("sqlite:///"))
         db_path.parent.mkdir(parents=True, exist_ok=True)
         Path(settings.mlflow_artifacts_dir).mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    mlflow.set_tracking_uri(uri)  # runs are logged through MLflow's fluent API, which reads this
     _configured = settings
     return uri
 
@@ -132,17 +133,9 @@ def log_git_commit() -> str | None:
     return commit
 
 
-def model_uri_for(run_id: str, artifact_path_or_model_uri: str) -> str:
-    if "://" in artifact_path_or_model_uri or artifact_path_or_model_uri.startswith("models:/"):
-        return artifact_path_or_model_uri
-    return f"runs:/{run_id}/{artifact_path_or_model_uri}"
-
-
 def register_model_version(run_id: str, artifact_path_or_model_uri: str, name: str,
                            tags: dict | None = None) -> str:
     """Register the run's model as a new version of ``name`` and return the version (no alias set)."""
-    import mlflow
+    from model_registry.registry import register_version
 
-    uri = model_uri_for(run_id, artifact_path_or_model_uri)
-    version = mlflow.register_model(uri, name, tags={"run_id": run_id, **(tags or {})})
-    return str(version.version)
+    return register_version(run_id, artifact_path_or_model_uri, name, tags)

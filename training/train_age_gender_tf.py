@@ -17,16 +17,19 @@ import logging
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+
+from model_registry.names import AGE_GENDER
 
 from .age_gender import metrics as agm
 from .age_gender import models, prepare, utk
 from .config import TrainerSettings
 
 log = logging.getLogger(__name__)
-MODEL_NAME = "age-gender"
+MODEL_NAME = AGE_GENDER
 EXPERIMENT = "age-gender"
 TARGET_AGE_MAE = 5.5
 TARGET_GENDER_ERROR = 0.10
@@ -149,38 +152,68 @@ def positive_int(text: str) -> int:
     return value
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+@dataclass(frozen=True)
+class AgeGenderConfig:
+    """One training run's settings: code builds one and calls :func:`run` (``smoke``, ``bootstrap``);
+    the command line is parsed into one by :func:`parse_args` (whose defaults are these)."""
+
+    src: Path | None = None  # UTKFace folder (None: DATA_DIR/utkface/crop_part1)
+    manifest: Path | None = None
+    limit: int | None = None
+    no_test_split: bool = False
+    designs: str = "embedding,features,features_cnn"
+    epochs: int = 150
+    cnn_epochs: int = 30
+    members: int = 5
+    cnn_members: int = 1
+    patience: int = 8
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    pixel_size: int = 64
+    seed: int | None = None  # None: TRAINER_SEED
+    no_register: bool = False
+    save_baseline: Path | None = None
+    verbose: int = 2
+
+    def resolved(self, settings: TrainerSettings) -> AgeGenderConfig:
+        """The config with the settings' defaults filled in (source folder, seed)."""
+        src = Path(self.src) if self.src else settings.resolved_data_dir() / "utkface" / "crop_part1"
+        return replace(self, src=src, seed=settings.seed if self.seed is None else self.seed)
+
+
+def parse_args(argv: list[str] | None = None) -> AgeGenderConfig:
     settings = TrainerSettings()
+    d = AgeGenderConfig().resolved(settings)
     parser = argparse.ArgumentParser(prog="python -m training.train_age_gender_tf", description=__doc__.split("\n")[0])
-    parser.add_argument("--src", type=Path, default=settings.resolved_data_dir() / "utkface" / "crop_part1",
+    parser.add_argument("--src", type=Path, default=d.src,
                         help="UTKFace folder (default DATA_DIR/utkface/crop_part1)")
     parser.add_argument("--manifest", type=Path, default=None,
                         help="manifest.csv from scripts.prepare_utk_face (default: prepare --src, cached)")
     parser.add_argument("--limit", type=int, default=None, help="use only N photos (small runs)")
     parser.add_argument("--no-test-split", action="store_true", help="ignore test_split.txt, draw a seeded one")
-    parser.add_argument("--designs", default="embedding,features,features_cnn",
+    parser.add_argument("--designs", default=d.designs,
                         help=f"comma-separated designs to compare ({', '.join(models.DESIGNS)})")
-    parser.add_argument("--epochs", type=int, default=150,
+    parser.add_argument("--epochs", type=int, default=d.epochs,
                         help="max epochs of the designs without pixels (embedding, features)")
-    parser.add_argument("--cnn-epochs", type=int, default=30,
+    parser.add_argument("--cnn-epochs", type=int, default=d.cnn_epochs,
                         help="max epochs of the designs with pixels (cnn, combined, features_cnn)")
-    parser.add_argument("--members", type=positive_int, default=5,
+    parser.add_argument("--members", type=positive_int, default=d.members,
                         help="seeds averaged per design without pixels (embedding, features)")
-    parser.add_argument("--cnn-members", type=positive_int, default=1,
+    parser.add_argument("--cnn-members", type=positive_int, default=d.cnn_members,
                         help="seeds averaged per design with pixels (each costs many minutes on a CPU)")
-    parser.add_argument("--patience", type=int, default=8, help="early stopping patience (epochs)")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--pixel-size", type=int, default=64, help="crop side the pixel designs see")
-    parser.add_argument("--seed", type=int, default=settings.seed)
+    parser.add_argument("--patience", type=int, default=d.patience, help="early stopping patience (epochs)")
+    parser.add_argument("--batch-size", type=int, default=d.batch_size)
+    parser.add_argument("--learning-rate", type=float, default=d.learning_rate)
+    parser.add_argument("--pixel-size", type=int, default=d.pixel_size, help="crop side the pixel designs see")
+    parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--no-register", action="store_true", help="log the model without registering it")
     parser.add_argument("--save-baseline", type=Path, default=None,
                         help="also save the winning model as an MLflow model folder (e.g. models/baseline/age-gender)")
-    parser.add_argument("--verbose", type=int, default=2, help="Keras verbosity (2: one line per epoch)")
-    return parser.parse_args(argv)
+    parser.add_argument("--verbose", type=int, default=d.verbose, help="Keras verbosity (2: one line per epoch)")
+    return AgeGenderConfig(**vars(parser.parse_args(argv)))
 
 
-def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | None = None) -> dict:
+def run(args: AgeGenderConfig, pipeline=None, settings: TrainerSettings | None = None) -> dict:
     """The whole training run; returns run id, version, winner and metrics."""
     import mlflow
 
@@ -194,6 +227,7 @@ def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | Non
     )
 
     settings = settings or TrainerSettings()
+    args = args.resolved(settings)
     designs = [d.strip() for d in args.designs.split(",") if d.strip()]
     for design in designs:
         if design not in models.DESIGNS:
@@ -276,12 +310,12 @@ def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | Non
                   "feature_dim": int(pipeline.embedder.feature_dim), "adult_min_age": agm.ADULT_MIN_AGE}
         metadata = {"kind": "age-gender", "design": winner, "embedder": pipeline.embedder.attribute_version,
                     "test_age_mae": test["age_mae"], "test_gender_acc": test["gender_acc"]}
-        from . import pyfunc_age_gender
+        from model_registry import pyfunc
 
-        example = pyfunc_age_gender.input_example(
+        example = pyfunc.input_example(
             crops160["embedding"][:1], crops160["crop"][:1],
             None if crops160["features"] is None else crops160["features"][:1], inputs=config["inputs"])
-        info = pyfunc_age_gender.log_model(model, config, example, metadata)
+        info = pyfunc.log_age_gender(model, config, example, metadata)
         version = None
         if not args.no_register:
             version = register_model_version(parent.info.run_id, info.model_uri, MODEL_NAME,
@@ -301,9 +335,9 @@ def save_baseline(folder: Path, model, config: dict, example: dict, metadata: di
     run's metrics, parameters and tags), the layout ``scripts.bootstrap_registry`` registers."""
     import mlflow
 
-    from . import pyfunc_age_gender
+    from model_registry import pyfunc
 
-    pyfunc_age_gender.save_model(model, config, example, metadata, folder / "model")
+    pyfunc.save_age_gender(model, config, example, metadata, folder / "model")
     run = mlflow.get_run(run_id)
     info = {"name": MODEL_NAME, "version": version, "run_id": run_id, "metrics": dict(run.data.metrics),
             "params": dict(run.data.params),
@@ -317,19 +351,9 @@ def train(*, limit: int | None = None, epochs: int = 150, cnn_epochs: int = 30,
           patience: int = 8, pipeline=None, settings: TrainerSettings | None = None, register: bool = True,
           verbose: int = 0, **options) -> dict:
     """Programmatic entry point (smoke and bootstrap runs): the same run as the command line."""
-    argv = ["--epochs", str(epochs), "--cnn-epochs", str(cnn_epochs), "--designs", designs,
-            "--patience", str(patience), "--verbose", str(verbose)]
-    if limit is not None:
-        argv += ["--limit", str(limit)]
-    if not register:
-        argv.append("--no-register")
-    args = parse_args(argv)
-    settings = settings or TrainerSettings()
-    if "src" not in options:
-        args.src = settings.resolved_data_dir() / "utkface" / "crop_part1"
-    for key, value in options.items():
-        setattr(args, key, value)
-    return run(args, pipeline=pipeline, settings=settings)
+    config = AgeGenderConfig(epochs=epochs, cnn_epochs=cnn_epochs, designs=designs, patience=patience,
+                             verbose=verbose, limit=limit, no_register=not register)
+    return run(replace(config, **options), pipeline=pipeline, settings=settings)
 
 
 def smoke(pipeline=None, settings: TrainerSettings | None = None) -> dict:

@@ -18,45 +18,67 @@ import json
 import logging
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from face_pipeline.evaluation import calibrated_threshold, verification_metrics
+from model_registry.names import RECOGNITION
+
 from .common import (
     artifact_dir,
-    calibrated_threshold,
     cosine_scores,
     mlflow_epoch_callback,
     plot_history,
     plot_roc,
     plot_score_histogram,
     sample_pairs,
-    verification_metrics,
 )
 from .config import TrainerSettings
 
 log = logging.getLogger(__name__)
-MODEL_NAME = "face-recognition"
+MODEL_NAME = RECOGNITION
 EXPERIMENT = "face-recognition"
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+@dataclass(frozen=True)
+class RecognitionConfig:
+    """One training run's settings: code builds one and calls :func:`run`; the command line is
+    parsed into one by :func:`parse_args` (whose defaults are these)."""
+
+    data: str | None = None  # folder of person folders (None: DATA_DIR/lfw/images)
+    min_images: int = 4
+    max_people: int = 120
+    max_images: int = 8
+    epochs: int = 15
+    steps_per_epoch: int = 40
+    margin: float = 0.2
+    learning_rate: float = 1e-3
+    lfw_pairs: int = 600
+    seed: int | None = None  # None: TRAINER_SEED
+    no_register: bool = False
+    report: str | None = None
+
+
+def parse_args(argv: list[str] | None = None) -> RecognitionConfig:
+    d = RecognitionConfig()
     parser = argparse.ArgumentParser(prog="python -m training.train_face_recognition_tf",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="folder of person folders (default: DATA_DIR/lfw/images)")
-    parser.add_argument("--min-images", type=int, default=4, help="people with fewer photos are left out")
-    parser.add_argument("--max-people", type=int, default=120, help="seeded sample of people (0 = all)")
-    parser.add_argument("--max-images", type=int, default=8, help="photos per person (0 = all)")
-    parser.add_argument("--epochs", type=int, default=15, help="epochs of the head (0 = no head)")
-    parser.add_argument("--steps-per-epoch", type=int, default=40)
-    parser.add_argument("--margin", type=float, default=0.2, help="triplet margin")
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--lfw-pairs", type=int, default=600,
+    parser.add_argument("--min-images", type=int, default=d.min_images, help="people with fewer photos are left out")
+    parser.add_argument("--max-people", type=int, default=d.max_people, help="seeded sample of people (0 = all)")
+    parser.add_argument("--max-images", type=int, default=d.max_images, help="photos per person (0 = all)")
+    parser.add_argument("--epochs", type=int, default=d.epochs, help="epochs of the head (0 = no head)")
+    parser.add_argument("--steps-per-epoch", type=int, default=d.steps_per_epoch)
+    parser.add_argument("--margin", type=float, default=d.margin, help="triplet margin")
+    parser.add_argument("--learning-rate", type=float, default=d.learning_rate)
+    parser.add_argument("--lfw-pairs", type=int, default=d.lfw_pairs,
                         help="LFW View 2 pairs to score, spread over the 10 folds (0 = none, -1 = all 6,000)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--no-register", action="store_true", help="log the run but do not register a version")
     parser.add_argument("--report", help="also write the summary as JSON here (reports/face_recognition.json)")
-    return parser.parse_args(argv)
+    return RecognitionConfig(**vars(parser.parse_args(argv)))
 
 
 def build_head(learning_rate: float, margin: float, dim: int = 512):
@@ -108,7 +130,7 @@ def head_layers(model) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def lfw_subset(pairs_file: Path, count: int) -> list:
-    from benchmarks.lfw_protocol import read_pairs
+    from face_pipeline.evaluation import read_pairs
 
     pairs = read_pairs(pairs_file)
     if count < 0 or count >= len(pairs):
@@ -124,7 +146,7 @@ def lfw_subset(pairs_file: Path, count: int) -> list:
 
 def lfw_metrics(lfw_dir: Path, count: int, cache, project) -> tuple[dict, int]:
     """LFW View 2 metrics of the chosen model on ``count`` pairs (10-fold protocol)."""
-    from benchmarks.lfw_protocol import evaluate
+    from face_pipeline.evaluation import evaluate
 
     pairs = lfw_subset(lfw_dir / "pairs.txt", count)
     images = lfw_dir / "images"
@@ -141,12 +163,13 @@ def lfw_metrics(lfw_dir: Path, count: int, cache, project) -> tuple[dict, int]:
     return {k: v for k, v in result.items() if k != "folds"}, len(usable)
 
 
-def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | None = None) -> dict:
+def run(args: RecognitionConfig, pipeline=None, settings: TrainerSettings | None = None) -> dict:
     """Train, evaluate, log and (unless ``--no-register``) register; returns a summary dict."""
     import mlflow
 
+    from model_registry.pyfunc import ProjectionModel, apply_dense_layers, l2_normalize, log_pyfunc, save_layers
+
     from .identity_embeddings import embed_identity_folders
-    from .pyfunc_models import ProjectionModel, apply_dense_layers, l2_normalize, log_pyfunc, save_layers
     from .tracking import (
         configure_mlflow,
         dataset_info,
@@ -188,8 +211,9 @@ def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | Non
         fusion = None
         embedder = pipeline.embedder
         if getattr(embedder, "primary", None) is not None:  # fused: learn FaceNet's weight first
+            from model_registry.pyfunc import reweight_fused
+
             from .fusion import choose_weight
-            from .pyfunc_models import reweight_fused
 
             first_dim = int(embedder.primary.dim)
             choice = choose_weight(plain[index["train"]], identities[index["train"]], first_dim, embedder.weight)

@@ -30,16 +30,15 @@ def smoke_age_gender(pipeline, settings: TrainerSettings) -> dict:
 def smoke_recognition(pipeline, settings: TrainerSettings, people: int, images: int) -> dict:
     from . import train_face_recognition_tf as rec
 
-    args = rec.parse_args(["--max-people", str(people), "--max-images", str(images), "--epochs", "2",
-                           "--steps-per-epoch", "4", "--lfw-pairs", "40"])
-    return rec.run(args, pipeline, settings)
+    config = rec.RecognitionConfig(max_people=people, max_images=images, epochs=2, steps_per_epoch=4, lfw_pairs=40)
+    return rec.run(config, pipeline, settings)
 
 
 def smoke_general_verifier(pipeline, settings: TrainerSettings, people: int, images: int) -> dict:
     from . import train_verifier as ver
 
-    args = ver.parse_args(["general", "--max-people", str(people), "--max-images", str(images), "--max-pairs", "200"])
-    return ver.run_general(args, pipeline, settings)
+    config = ver.GeneralConfig(max_people=people, max_images=images, max_pairs=200)
+    return ver.run_general(config, pipeline, settings)
 
 
 def smoke_personal_verifier(pipeline, settings: TrainerSettings, out: Path) -> dict:
@@ -49,10 +48,9 @@ def smoke_personal_verifier(pipeline, settings: TrainerSettings, out: Path) -> d
     person = images / SMOKE_PERSON
     if not person.is_dir():  # another identity-folder set: the person with the most photos
         person = max((p for p in images.iterdir() if p.is_dir()), key=lambda p: len(list(p.iterdir())))
-    args = ver.parse_args(["personal", "--positive", str(person), "--negative", str(images),
-                           "--name", person.name.replace("_", " "), "--max-positive", "12", "--max-negative", "24",
-                           "--impostor-people", "40", "--impostor-images", "1", "--out", str(out)])
-    return ver.run_personal(args, pipeline, settings)
+    config = ver.PersonalConfig(positive=str(person), negative=str(images), name=person.name.replace("_", " "),
+                                max_positive=12, max_negative=24, impostor_people=40, impostor_images=1, out=str(out))
+    return ver.run_personal(config, pipeline, settings)
 
 
 def run(settings: TrainerSettings | None = None, pipeline=None, skip: tuple[str, ...] = (), people: int = 10,

@@ -5,7 +5,7 @@ General 1:1 verifier (registered as ``face-verifier``)::
     python -m training.train_verifier general [--data DIR] [--max-people N] [--max-images N]
 
   A logistic regression on similarity features of a pair of embeddings (cosine, L1 distance,
-  largest coordinate gap; see ``training.pyfunc_models.pair_features``) fitted on pairs of the
+  largest coordinate gap; see ``model_registry.pyfunc.pair_features``) fitted on pairs of the
   training identities; its output is a calibrated probability of "same person" (checked with a
   reliability plot and the Brier score on held-out identities) and the decision threshold is
   chosen on validation pairs. Model input: ``(N, 2d)`` = two raw embeddings side by side.
@@ -30,52 +30,73 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import sys
-import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from face_pipeline.evaluation import calibrated_threshold, verification_metrics
+from model_registry.names import VERIFIER, person_model_name, slugify
+
 from .common import (
     artifact_dir,
-    calibrated_threshold,
     plot_confusion_matrix,
     plot_roc,
     plot_score_histogram,
     sample_pairs,
-    verification_metrics,
 )
 from .config import ROOT, TrainerSettings
 
 log = logging.getLogger(__name__)
-GENERAL_NAME = "face-verifier"
+GENERAL_NAME = VERIFIER
 DEFAULT_PERSON_THRESHOLD = 0.75
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
-def slugify(name: str) -> str:
-    """Person name -> the slug used in ``verifier-<slug>`` (lower case ASCII letters, digits, dashes)."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
-    if not slug:
-        raise ValueError(f"person name {name!r} has no letters or digits")
-    return slug
+@dataclass(frozen=True)
+class GeneralConfig:
+    """The 1:1 verifier's run settings (code builds one; :func:`parse_args` parses ``general ...`` into one)."""
+
+    data: str | None = None  # folder of person folders (None: DATA_DIR/lfw/images)
+    min_images: int = 4
+    max_people: int = 120
+    max_images: int = 8
+    max_pairs: int = 3000
+    seed: int | None = None  # None: TRAINER_SEED
+    no_register: bool = False
+    kind: str = "general"
 
 
-def person_model_name(name: str) -> str:
-    return f"verifier-{slugify(name)}"
+@dataclass(frozen=True)
+class PersonalConfig:
+    """One person's verifier run settings (``personal ...`` on the command line)."""
+
+    positive: str
+    name: str
+    negative: str | None = None
+    impostors: str | None = None  # None: DATA_DIR/lfw/images
+    impostor_people: int = 300
+    impostor_images: int = 2
+    max_positive: int = 400
+    max_negative: int = 400
+    out: str | None = None  # None: data/verifiers/<slug>
+    seed: int | None = None
+    no_register: bool = False
+    kind: str = "personal"
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> GeneralConfig | PersonalConfig:
+    g, p = GeneralConfig(), PersonalConfig(positive="", name="")
     parser = argparse.ArgumentParser(prog="python -m training.train_verifier", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="kind", required=True)
     general = sub.add_parser("general", help="the 1:1 verifier on pair similarity features")
     general.add_argument("--data", help="folder of person folders (default: DATA_DIR/lfw/images)")
-    general.add_argument("--min-images", type=int, default=4)
-    general.add_argument("--max-people", type=int, default=120, help="seeded sample of people (0 = all)")
-    general.add_argument("--max-images", type=int, default=8, help="photos per person (0 = all)")
-    general.add_argument("--max-pairs", type=int, default=3000, help="same-person pairs per split (as many different)")
+    general.add_argument("--min-images", type=int, default=g.min_images)
+    general.add_argument("--max-people", type=int, default=g.max_people, help="seeded sample of people (0 = all)")
+    general.add_argument("--max-images", type=int, default=g.max_images, help="photos per person (0 = all)")
+    general.add_argument("--max-pairs", type=int, default=g.max_pairs,
+                         help="same-person pairs per split (as many different)")
     general.add_argument("--seed", type=int)
     general.add_argument("--no-register", action="store_true")
     personal = sub.add_parser("personal", help="one person's verifier (me / not me)")
@@ -84,16 +105,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                           "the impostors")
     personal.add_argument("--impostors", help="folder of person folders to sample impostors from "
                           "(default DATA_DIR/lfw/images)")
-    personal.add_argument("--impostor-people", type=int, default=300, help="impostor people sampled (seeded; 0 = none)")
-    personal.add_argument("--impostor-images", type=int, default=2, help="photos per impostor person")
+    personal.add_argument("--impostor-people", type=int, default=p.impostor_people,
+                          help="impostor people sampled (seeded; 0 = none)")
+    personal.add_argument("--impostor-images", type=int, default=p.impostor_images, help="photos per impostor person")
     personal.add_argument("--name", required=True, help="the person's name (model: verifier-<slug>)")
-    personal.add_argument("--max-positive", type=int, default=400, help="at most this many positive photos (seeded)")
-    personal.add_argument("--max-negative", type=int, default=400, help="at most this many negative photos (seeded)")
+    personal.add_argument("--max-positive", type=int, default=p.max_positive,
+                          help="at most this many positive photos (seeded)")
+    personal.add_argument("--max-negative", type=int, default=p.max_negative,
+                          help="at most this many negative photos (seeded)")
     personal.add_argument("--out", help="folder for metrics.json and confusion_matrix.png "
                           "(default data/verifiers/<slug>)")
     personal.add_argument("--seed", type=int)
     personal.add_argument("--no-register", action="store_true")
-    return parser.parse_args(argv)
+    values = vars(parser.parse_args(argv))
+    return GeneralConfig(**values) if values["kind"] == "general" else PersonalConfig(**values)
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -112,14 +137,15 @@ def _start(settings: TrainerSettings, experiment: str):
     return run
 
 
-def run_general(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | None = None) -> dict:
+def run_general(args: GeneralConfig, pipeline=None, settings: TrainerSettings | None = None) -> dict:
     import mlflow
     from sklearn.calibration import calibration_curve
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import brier_score_loss
 
+    from model_registry.pyfunc import PairVerifierModel, log_pyfunc, pair_features
+
     from .identity_embeddings import embed_identity_folders
-    from .pyfunc_models import PairVerifierModel, log_pyfunc, pair_features
     from .tracking import dataset_info, log_dataset_info, register_model_version
 
     settings = settings or TrainerSettings()
@@ -265,7 +291,7 @@ def split_photos(count: int, seed: int) -> np.ndarray:
     return labels
 
 
-def run_personal(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | None = None) -> dict:
+def run_personal(args: PersonalConfig, pipeline=None, settings: TrainerSettings | None = None) -> dict:
     import joblib
     import mlflow
     from sklearn.linear_model import LogisticRegression
@@ -273,9 +299,9 @@ def run_personal(args: argparse.Namespace, pipeline=None, settings: TrainerSetti
     from sklearn.preprocessing import StandardScaler
 
     from face_pipeline import FacePipeline
+    from model_registry.pyfunc import PersonVerifierModel, log_pyfunc
 
     from .embedding_cache import EmbeddingCache
-    from .pyfunc_models import PersonVerifierModel, log_pyfunc
     from .tracking import dataset_info, log_dataset_info, register_model_version
 
     settings = settings or TrainerSettings()

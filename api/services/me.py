@@ -9,8 +9,8 @@ import time
 
 from api.errors import ApiError
 from api.services.faces import FaceService, verification_answer
-from api.services.registry_models import PERSON_PREFIX, slugify
 from api.services.vectors import normalize_rows
+from model_registry.names import PERSON_PREFIX, person_model_name
 
 
 def verify_me(service: FaceService, me_person: str, data: bytes, face_index: int | None) -> dict:
@@ -32,6 +32,15 @@ def _verify_with_personal_verifier(service: FaceService, me_person: str, data: b
         raise ApiError(
             404,
             f"ME_PERSON is '{me_person}', but nobody of that name is enrolled and no production "
-            f"{PERSON_PREFIX}{slugify(me_person)} model is served",
+            f"{_verifier_name(me_person)} model is served",
         )
     return verification_answer(verdict, None, start)
+
+
+def _verifier_name(person: str) -> str:
+    """The registered name of ``person``'s verifier, for the message (the name as given when it has
+    no letters or digits: no verifier can be registered under it)."""
+    try:
+        return person_model_name(person)
+    except ValueError:
+        return f"{PERSON_PREFIX}{person}"

@@ -17,63 +17,34 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 import tempfile
 import threading
 import time
-import unicodedata
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from model_registry import tracking
+from model_registry.errors import RegistryUnreachable as _Unreachable
+from model_registry.inputs import select_inputs
+from model_registry.names import (
+    AGE_GENDER,
+    PERSON_PREFIX,
+    PRODUCTION,
+    RECOGNITION,
+    VERIFIER,
+    is_served_name,
+    person_model_name,
+)
+
 from .served_models import AgeGender, ServedModels, Verdict
 
 log = logging.getLogger(__name__)
 
-AGE_GENDER = "age-gender"
-RECOGNITION = "face-recognition"
-VERIFIER = "face-verifier"
-PERSON_PREFIX = "verifier-"
-PRODUCTION = "production"
 STATE_FILE = "production.json"
-DEFAULT_TRACKING_URI = f"sqlite:///{Path(__file__).resolve().parents[2] / 'data' / 'mlflow' / 'mlflow.db'}"
-"""The trainer's local default store (``training.config.DEFAULT_TRACKING_URI``), when none is set."""
-
-
-def slugify(name: str) -> str:
-    """Person name -> slug, exactly as ``training.train_verifier.slugify`` (``verifier-<slug>``)."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
-
-
-def is_served_name(name: str) -> bool:
-    return name in (AGE_GENDER, RECOGNITION, VERIFIER) or name.startswith(PERSON_PREFIX)
-
-
-def signature_inputs(model) -> set[str]:
-    """The input names a pyfunc model's signature declares (empty: no signature, take anything)."""
-    schema = model.metadata.get_input_schema() if getattr(model, "metadata", None) else None
-    if schema is None or not schema.has_input_names():
-        return set()
-    return set(schema.input_names())
-
-
-def select_inputs(model, inputs: dict[str, np.ndarray], label: str = "the model") -> dict[str, np.ndarray]:
-    """Just the inputs ``model``'s signature names (all when it names none): older versions
-    declare fewer, and MLflow warns on every call about the extra ones. A named input missing
-    from ``inputs`` is a ValueError."""
-    wanted = signature_inputs(model)
-    if not wanted:
-        return inputs
-    missing = wanted - inputs.keys()
-    if missing:
-        raise ValueError(f"{label} needs inputs the pipeline does not give: {sorted(missing)}")
-    return {name: value for name, value in inputs.items() if name in wanted}
 
 
 @dataclass(frozen=True)
@@ -105,13 +76,7 @@ class RegistryModels(ServedModels):
                  embedder_version: str | None = None, attribute_embedder_version: str | None = None,
                  on_recognition_change: Callable[[], None] | None = None,
                  start_thread: bool = True) -> None:
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-        import mlflow
-
-        mlflow.set_tracking_uri(tracking_uri)
-        mlflow.set_registry_uri(tracking_uri)
+        tracking.quiet_client_env(retries=1, timeout=20)
         self.tracking_uri = tracking_uri
         self.cache_dir = Path(cache_dir)
         self.refresh_seconds = float(refresh_seconds)
@@ -135,15 +100,11 @@ class RegistryModels(ServedModels):
     # --- the registry ------------------------------------------------------------------
 
     def _client(self):
-        from mlflow import MlflowClient
-
-        if self.tracking_uri.startswith(("http://", "https://")):
-            try:
-                with urllib.request.urlopen(self.tracking_uri.rstrip("/") + "/health", timeout=5) as response:
-                    response.read()
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                raise RegistryUnreachable(f"{self.tracking_uri}: {getattr(exc, 'reason', exc)}") from None
-        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        try:
+            tracking.check_reachable(self.tracking_uri)
+        except _Unreachable as exc:
+            raise RegistryUnreachable(f"{exc.uri}: {exc.reason}") from None
+        return tracking.client(self.tracking_uri)
 
     def production_versions(self) -> dict[str, str]:
         """Served model name -> version carrying the alias ``production``, asked of the registry."""
@@ -174,7 +135,7 @@ class RegistryModels(ServedModels):
         staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=target.parent))
         try:
             mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=str(staging),
-                                                tracking_uri=self.tracking_uri)
+                                                tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
             try:
                 staging.rename(target)
             except OSError:  # another worker finished first
@@ -305,7 +266,10 @@ class RegistryModels(ServedModels):
         return [list(map(float, row)) for row in table] if table else None
 
     def verify_person(self, person_name: str, embedding: np.ndarray) -> Verdict | None:
-        loaded = self._models.get(PERSON_PREFIX + slugify(person_name))
+        try:
+            loaded = self._models.get(person_model_name(person_name))
+        except ValueError:  # no letters or digits: nobody can have a verifier under that name
+            return None
         if loaded is None:
             return None
         probability = float(np.asarray(loaded.model.predict(np.asarray(embedding, np.float32)[None])).ravel()[0])

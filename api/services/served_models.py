@@ -1,8 +1,9 @@
-"""The seam between the API and the models it serves besides the face pipeline.
-
-Today :class:`PackagedModels` answers from the pipeline alone (no age or gender; verification by
-cosine similarity against the calibrated threshold). A registry-backed implementation (MLflow)
-replaces it by editing only :func:`create_served_models`; routes see nothing but this interface."""
+"""The seam between the API and the models it serves besides the face pipeline: the interface
+(:class:`ServedModels`) and the pipeline-only implementation (:class:`PackagedModels`: no age or
+gender, verification by cosine similarity against the calibrated threshold). The MLflow-backed
+implementation is ``api.services.registry_models.RegistryModels``; which one serves is decided by
+the composition root, ``api.runtime.create_served_models``. Nothing here imports an
+implementation, so routes and services see nothing but this interface."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from api.config import ApiSettings
     from face_pipeline import FacePipeline
 
 AgeGender = tuple[float | None, str | None, float | None]
@@ -86,38 +86,3 @@ class PackagedModels(ServedModels):
 
     def ready_info(self) -> dict:
         return {"kind": "packaged", "versions": self.versions()}
-
-
-def create_served_models(settings: ApiSettings, pipeline: FacePipeline) -> ServedModels:
-    """The one place that decides which models are served: the MLflow registry's production
-    versions (MODEL_SOURCE=registry, the default when MLFLOW_TRACKING_URI is set), else the pipeline's."""
-    source = settings.model_source or ("registry" if settings.mlflow_tracking_uri else "packaged")
-    if source == "packaged":
-        return PackagedModels(pipeline, threshold=settings.match_threshold)
-    from api.config import ROOT
-    from api.services.registry_models import DEFAULT_TRACKING_URI, RegistryModels
-
-    cache = settings.model_cache_dir if settings.model_cache_dir.is_absolute() else ROOT / settings.model_cache_dir
-    return RegistryModels(settings.mlflow_tracking_uri or DEFAULT_TRACKING_URI, cache, settings.model_refresh_seconds,
-                          embedder_version=pipeline.embedder.full_version,
-                          attribute_embedder_version=attribute_embedder_version(pipeline),
-                          on_recognition_change=lambda: _bump_gallery_revision(settings))
-
-
-def attribute_embedder_version(pipeline: FacePipeline) -> str:
-    """The version of the network whose vectors and features age/gender models read (FaceNet's
-    part of a fused descriptor), which is what an age/gender model is checked against."""
-    return pipeline.embedder.attribute_version
-
-
-def _bump_gallery_revision(settings: ApiSettings) -> None:
-    """A new recognition head changes the matching space: make every worker reload its gallery."""
-    from api.db.engine import make_engine, make_session_factory
-    from api.services.gallery import bump_revision
-
-    engine = make_engine(settings.database_url)
-    try:
-        with make_session_factory(engine)() as session, session.begin():
-            bump_revision(session)
-    finally:
-        engine.dispose()

@@ -1,4 +1,6 @@
-"""MLflow ``pyfunc`` wrappers for the recognition head and the verifiers.
+"""MLflow ``pyfunc`` wrappers for the recognition head and the verifiers: the file each of those
+models ships (``code_paths``) and is pickled under as the top-level module ``face_analytics_pyfunc``
+(:mod:`model_registry.pyfunc` logs them), so loading one needs nothing of this project.
 
 They run in numpy/scikit-learn only (no TensorFlow at prediction time), so the API can load and
 swap them cheaply. Each model's ``metadata`` carries what the API needs besides the weights:
@@ -19,10 +21,6 @@ for the fused FaceNet + SFace descriptor, 512 for FaceNet alone):
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-import sys
-import tempfile
 from pathlib import Path
 
 import mlflow.pyfunc
@@ -133,55 +131,3 @@ class PersonVerifierModel(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input, params=None) -> np.ndarray:
         matrix = as_matrix(model_input, getattr(self.classifier, "n_features_in_", None))
         return self.classifier.predict_proba(matrix)[:, 1].astype(np.float64)
-
-
-SHIPPED_MODULE = "face_analytics_pyfunc"
-"""The name this file is shipped and pickled under: a top-level module of its own, so loading the
-model never depends on (or collides with) a ``training`` package in the serving process."""
-
-
-def shipped_class(cls: type) -> type:
-    """``cls`` as defined by this file imported under :data:`SHIPPED_MODULE`."""
-    module = sys.modules.get(SHIPPED_MODULE)
-    # A model loaded earlier in this process may have imported ITS shipped copy under this name
-    # (an older version of this file): log with this file's classes, never that copy's.
-    if module is None or Path(getattr(module, "__file__", "") or "").resolve() != Path(__file__).resolve():
-        spec = importlib.util.spec_from_file_location(SHIPPED_MODULE, Path(__file__))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[SHIPPED_MODULE] = module
-        spec.loader.exec_module(module)
-    return getattr(module, cls.__name__)
-
-
-def code_file() -> Path:
-    """A temporary copy of this file named ``face_analytics_pyfunc.py``, shipped as ``code_paths``."""
-    folder = Path(tempfile.mkdtemp(prefix="pyfunc-code-"))
-    shutil.copy(Path(__file__), folder / f"{SHIPPED_MODULE}.py")
-    return folder / f"{SHIPPED_MODULE}.py"
-
-
-def log_pyfunc(python_model: mlflow.pyfunc.PythonModel, artifacts: dict[str, str], example: np.ndarray,
-               metadata: dict, name: str = "model"):
-    """Log a model with signature, input example and metadata; returns MLflow's ``ModelInfo``."""
-    from mlflow.models import infer_signature
-
-    model_class = shipped_class(type(python_model))
-    python_model = model_class()
-    probe = model_class()
-
-    class _Ctx:
-        pass
-
-    ctx = _Ctx()
-    ctx.artifacts = artifacts
-    probe.load_context(ctx)
-    output = probe.predict(ctx, example)
-    code = code_file()
-    try:
-        return mlflow.pyfunc.log_model(
-            name=name, python_model=python_model, artifacts=artifacts, code_paths=[str(code)],
-            signature=infer_signature(example, output), input_example=example, metadata=metadata,
-            pip_requirements=["mlflow", "numpy", "scikit-learn", "joblib"],
-        )
-    finally:
-        shutil.rmtree(code.parent, ignore_errors=True)

@@ -1,4 +1,6 @@
-"""LFW's verification protocol, kept apart from any model so tests and the trainer can reuse it.
+"""Scoring verification: LFW's protocol, accuracy at a threshold, the metrics a run records.
+Below the trainer, the registry's gate and the benchmarks, so all of them measure the same way;
+the one accuracy threshold is :func:`face_pipeline.calibrate.best_accuracy_threshold`.
 
 View 2 (``pairs.txt``): 10 folds of 300 matched and 300 mismatched pairs; each fold is scored
 with the threshold that is best on the other nine. TAR at a given FAR is read off the ROC of
@@ -10,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
-from face_pipeline.calibrate import best_accuracy_threshold, tar_at_far
+from .calibrate import best_accuracy_threshold, tar_at_far
 
 
 @dataclass(frozen=True)
@@ -44,15 +45,14 @@ def read_pairs(path: Path) -> list[Pair]:
     return pairs
 
 
-best_threshold = best_accuracy_threshold
-
-
 def accuracy(scores: np.ndarray, labels: np.ndarray, threshold: float) -> float:
-    return float(np.mean((scores >= threshold) == labels.astype(bool)))
+    return float(np.mean((np.asarray(scores) >= threshold) == np.asarray(labels).astype(bool)))
 
 
 def evaluate(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray) -> dict:
     """10-fold accuracy (threshold from the other folds), pooled TAR@FAR and AUC."""
+    from sklearn.metrics import roc_auc_score
+
     labels = labels.astype(bool)
     fold_ids = sorted(set(folds.tolist()))
     fold_results = []
@@ -60,7 +60,7 @@ def evaluate(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray) -> dict:
         train, test = folds != fold, folds == fold
         if len(fold_ids) == 1:
             train = test
-        threshold = best_threshold(scores[train], labels[train])
+        threshold = best_accuracy_threshold(scores[train], labels[train])
         fold_results.append({"fold": int(fold), "threshold": threshold,
                              "accuracy": accuracy(scores[test], labels[test], threshold)})
     accuracies = np.array([f["accuracy"] for f in fold_results])
@@ -71,6 +71,30 @@ def evaluate(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray) -> dict:
         "tar_at_far_1e-2": tar_at_far(scores, labels, 1e-2),
         "tar_at_far_1e-4": tar_at_far(scores, labels, 1e-4),
         "roc_auc": float(roc_auc_score(labels, scores)),
-        "threshold_all_pairs": best_threshold(scores, labels),
+        "threshold_all_pairs": best_accuracy_threshold(scores, labels),
         "folds": fold_results,
     }
+
+
+def calibrated_threshold(scores: np.ndarray, labels: np.ndarray, fallback: float) -> float:
+    """:func:`best_accuracy_threshold` when both classes are present, else ``fallback`` (tiny data sets)."""
+    labels = np.asarray(labels, bool)
+    if labels.all() or not labels.any():
+        return float(fallback)
+    return best_accuracy_threshold(scores, labels)
+
+
+def verification_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
+    """Accuracy, precision, recall, F1 at ``threshold`` and ROC AUC of the scores."""
+    from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
+
+    labels = np.asarray(labels, bool)
+    predicted = np.asarray(scores) >= threshold
+    metrics = {
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "precision": float(precision_score(labels, predicted, zero_division=0)),
+        "recall": float(recall_score(labels, predicted, zero_division=0)),
+        "f1": float(f1_score(labels, predicted, zero_division=0)),
+    }
+    metrics["roc_auc"] = float(roc_auc_score(labels, scores)) if len(set(labels.tolist())) == 2 else float("nan")
+    return metrics

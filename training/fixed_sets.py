@@ -1,161 +1,47 @@
-"""The fixed evaluation sets the promotion gate judges versions on, and the noise-aware comparison.
-
-Why: each training run measures itself on its own split (another seed, other people, another
-size), so two versions' logged metrics are not comparable. The gate re-evaluates every version it
-judges on the SAME fixed photos, with the same pipeline the API serves with, and only calls a
-winner when the difference is larger than the set's noise (twice the standard error of the paired
-difference: both versions see the same items, so per-item differences are what varies).
-
-* ``age-gender``: a seeded subset (:data:`AGE_GENDER_PHOTOS`) of UTKFace's fixed ``test_split.txt``;
-  age MAE (lower is better), gender accuracy reported beside it.
-* ``face-recognition`` / ``face-verifier``: a seeded, balanced subset (:data:`LFW_PAIRS_PER_CLASS`
-  matched + as many mismatched) of LFW View 1 ``pairsDevTest.txt``; accuracy of the version's own
-  decision (its metadata threshold), i.e. what the API would answer. TAR at FAR 1e-2 and ROC AUC
-  are reported beside it.
-
-The primary metric of each set is ``scripts.registry.GATE_METRICS``. A version trained on another
-embedder than the pipeline's cannot be served (the API refuses it), so it cannot be evaluated
-either and never wins. Embeddings and UTKFace crops are cached (``TRAINER_CACHE_DIR``), so judging
+"""The evaluator the promotion gate runs: registered versions measured on the fixed evaluation
+sets of ``model_registry.fixed_sets`` with the pipeline the API serves with. It lives with the
+trainer because building the sets' inputs is the trainer's data preparation (the embedding cache,
+UTKFace's crops and features); embeddings and crops are cached (``TRAINER_CACHE_DIR``), so judging
 several versions costs one pass over the photos plus each model's predictions."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from . import registry as reg
+from model_registry.fixed_sets import (
+    AGE_GENDER_PHOTOS,
+    Evaluation,
+    EvaluationUnavailable,
+    has_fixed_set,
+    lfw_fixed_pairs,
+    seeded,
+    standard_error,
+)
+from model_registry.inputs import select_inputs
+from model_registry.names import AGE_GENDER, GATE_METRICS
+from model_registry.registry import get_version, load_version
 
-SEED = 13
-AGE_GENDER_PHOTOS = 300
-LFW_PAIRS_PER_CLASS = 200
-LFW_PAIRS_FILE = "pairsDevTest.txt"
-CLEAR_WINNER_SE = 2.0
-"""A difference counts only beyond this many standard errors of the paired difference."""
-
-
-class EvaluationUnavailable(reg.RegistryError):
-    """The fixed set cannot be built here (no data under DATA_DIR): a one-line error for CLIs."""
-
-
-@dataclass
-class Evaluation:
-    """One version measured on a fixed set; ``per_item`` is what the comparison pairs up."""
-
-    name: str
-    version: str
-    metric: str
-    higher_is_better: bool
-    value: float | None = None
-    se: float | None = None
-    n: int = 0
-    per_item: np.ndarray | None = None
-    extra: dict[str, float] = field(default_factory=dict)
-    problem: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.value is not None and self.problem is None
-
-    def describe(self) -> str:
-        if not self.ok:
-            return f"v{self.version}: not evaluated ({self.problem})"
-        extra = "".join(f", {k}={v:.4f}" for k, v in self.extra.items())
-        return f"v{self.version}: {self.metric}={self.value:.4f} ± {self.se:.4f} (n={self.n}{extra})"
-
-
-@dataclass
-class Comparison:
-    winner: Evaluation | None  # None: no clear winner
-    difference: float  # a - b
-    se: float
-    text: str
-
-
-def standard_error(values: np.ndarray) -> float:
-    values = np.asarray(values, np.float64)
-    return float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else 0.0
-
-
-def compare(a: Evaluation, b: Evaluation) -> Comparison:
-    """Which of two versions is better on the fixed set, or no clear winner (within the noise)."""
-    if not (a.ok and b.ok):
-        bad = a if not a.ok else b
-        good = b if not a.ok else a
-        winner = good if good.ok else None
-        return Comparison(winner, float("nan"), float("nan"),
-                          f"v{bad.version} cannot be evaluated ({bad.problem})"
-                          + (f": v{good.version} wins by default" if winner else ""))
-    if len(a.per_item) != len(b.per_item):  # same pipeline and photos: cannot happen unless the data changed
-        raise reg.RegistryError(f"v{a.version} and v{b.version} were measured on different items")
-    diff = a.per_item.astype(np.float64) - b.per_item.astype(np.float64)
-    difference, se = float(diff.mean()), standard_error(diff)
-    margin = CLEAR_WINNER_SE * se
-    summary = (f"difference {difference:+.4f} ± {se:.4f} (paired standard error; "
-               f"a clear winner needs more than {CLEAR_WINNER_SE:g} SE = {margin:.4f})")
-    if difference == 0 or abs(difference) <= margin:
-        return Comparison(None, difference, se, f"no clear winner: {summary}")
-    better_a = difference > 0 if a.higher_is_better else difference < 0
-    winner = a if better_a else b
-    return Comparison(winner, difference, se, f"v{winner.version} is better: {summary}")
-
-
-# --- the fixed sets ---------------------------------------------------------------------------
-
-
-def _seeded(items: list, count: int, salt: int = 0) -> list:
-    if len(items) <= count:
-        return list(items)
-    rng = np.random.default_rng(SEED + salt)
-    return [items[i] for i in sorted(rng.choice(len(items), count, replace=False))]
-
-
-def lfw_fixed_pairs(lfw_dir: Path) -> list:
-    """The fixed LFW pairs: a seeded, balanced subset of View 1 ``pairsDevTest.txt``."""
-    from benchmarks.lfw_protocol import read_pairs
-
-    path = Path(lfw_dir) / LFW_PAIRS_FILE
-    if not path.is_file():
-        raise EvaluationUnavailable(f"fixed evaluation set not found: {path} (set DATA_DIR)")
-    pairs = read_pairs(path)
-    same = _seeded([p for p in pairs if p.same], LFW_PAIRS_PER_CLASS)
-    different = _seeded([p for p in pairs if not p.same], LFW_PAIRS_PER_CLASS, salt=1)
-    return same + different
+from .age_gender import prepare, utk
+from .config import TrainerSettings
+from .embedding_cache import EmbeddingCache
 
 
 def utk_fixed_labels(utk_dir: Path) -> list:
     """The fixed UTKFace photos: a seeded subset of the fixed test split (files that exist)."""
-    from training.age_gender import utk
-
     src, split = Path(utk_dir) / "crop_part1", Path(utk_dir) / "test_split.txt"
     if not split.is_file() or not src.is_dir():
         raise EvaluationUnavailable(f"fixed evaluation set not found: {split} and {src} (set DATA_DIR)")
     labels = [utk.parse_name(n) for n in sorted(utk.read_split_file(split))]
     labels = [label for label in labels if label is not None and (src / label.file).is_file()]
-    return _seeded(labels, AGE_GENDER_PHOTOS)
-
-
-def set_description(name: str) -> str:
-    if name == "age-gender":
-        return (f"fixed evaluation set: {AGE_GENDER_PHOTOS} photos of the UTKFace test split (seed {SEED}), "
-                "every version re-evaluated on it")
-    return (f"fixed evaluation set: {2 * LFW_PAIRS_PER_CLASS} LFW View 1 {LFW_PAIRS_FILE} pairs "
-            f"({LFW_PAIRS_PER_CLASS} matched + {LFW_PAIRS_PER_CLASS} mismatched, seed {SEED}), "
-            "every version re-evaluated on it")
-
-
-def has_fixed_set(name: str) -> bool:
-    return name in reg.GATE_METRICS
+    return seeded(labels, AGE_GENDER_PHOTOS)
 
 
 class Evaluator:
     """Evaluates registered versions on the fixed sets; builds each set's inputs once per process."""
 
     def __init__(self, pipeline=None, settings=None) -> None:
-        from training.config import TrainerSettings
-
         self.settings = settings or TrainerSettings()
         self.data_dir = self.settings.resolved_data_dir()
         self._pipeline = pipeline
@@ -173,7 +59,7 @@ class Evaluator:
 
     def check_data(self, name: str) -> None:
         """Raise :class:`EvaluationUnavailable` when ``name``'s fixed set is missing here."""
-        if name == "age-gender":
+        if name == AGE_GENDER:
             utk_fixed_labels(self.data_dir / "utkface")
         elif has_fixed_set(name):
             lfw_fixed_pairs(self.data_dir / "lfw")
@@ -183,8 +69,6 @@ class Evaluator:
     def lfw_inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(first embeddings, second embeddings, same) of the fixed pairs whose faces were found."""
         if self._pairs is None:
-            from training.embedding_cache import EmbeddingCache
-
             images = self.data_dir / "lfw" / "images"
             pairs = lfw_fixed_pairs(self.data_dir / "lfw")
             paths = sorted({p.first for p in pairs} | {p.second for p in pairs})
@@ -202,7 +86,6 @@ class Evaluator:
         """(labels, model inputs) of the fixed UTKFace photos, prepared as the age/gender trainer does."""
         if self._utk is None:
             from face_pipeline import FacePipeline, PipelineSettings
-            from training.age_gender import prepare
 
             labels = utk_fixed_labels(self.data_dir / "utkface")
             if self._age_pipeline is None:  # the trainer's and benchmark's settings for UTKFace's tight crops
@@ -223,18 +106,16 @@ class Evaluator:
 
     def _expected_embedder(self, name: str) -> str:
         embedder = self.pipeline.embedder
-        return embedder.attribute_version if name == "age-gender" else embedder.full_version
+        return embedder.attribute_version if name == AGE_GENDER else embedder.full_version
 
     def evaluate(self, client, name: str, version: str | int) -> Evaluation:
         """``name`` v``version`` on its fixed set (a not-ok Evaluation when it cannot be served here)."""
-        import mlflow.pyfunc
-
-        metric, higher = reg.GATE_METRICS[name]
+        metric, higher = GATE_METRICS[name]
         result = Evaluation(name, str(version), metric, higher)
-        reg.get_version(client, name, version)
+        get_version(client, name, version)
         self.check_data(name)
         try:
-            model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+            model = load_version(client, name, version)
         except Exception as exc:  # noqa: BLE001 - a version whose files are gone or broken cannot win
             result.problem = f"cannot load: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
             return result
@@ -244,7 +125,7 @@ class Evaluator:
             result.problem = f"trained on embedder {trained_on}, the pipeline runs {expected}; the API refuses it"
             return result
         try:
-            if name == "age-gender":
+            if name == AGE_GENDER:
                 self._score_age_gender(model, result)
             else:
                 self._score_pairs(name, model, metadata, result)
@@ -254,8 +135,6 @@ class Evaluator:
         return result
 
     def _score_age_gender(self, model, result: Evaluation) -> None:
-        from api.services.registry_models import select_inputs
-
         labels, inputs = self.utk_inputs()
         frame = model.predict(select_inputs(model, inputs, f"{result.name}:{result.version}"))
         errors = np.abs(frame["age"].to_numpy(np.float64) - np.array([x.age for x in labels], np.float64))

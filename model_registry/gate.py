@@ -1,9 +1,9 @@
 """The promotion gate: which version (if any) should carry ``production``. One rule, used by
-``scripts.deploy_model`` and ``scripts.bootstrap_registry``, so a model reaches production the same
+``python -m model_registry deploy`` and ``bootstrap``, so a model reaches production the same
 way whoever puts it there.
 
-Models with a fixed evaluation set (``scripts.registry.GATE_METRICS``): the candidates and the
-current production version are re-evaluated on that set (``scripts.evaluation``). A candidate
+Models with a fixed evaluation set (``model_registry.names.GATE_METRICS``): the candidates and the
+current production version are re-evaluated on that set (:mod:`model_registry.fixed_sets`). A candidate
 replaces production only when it is better by more than the set's noise (2 paired standard
 errors); a production version that cannot be evaluated here (e.g. trained on another embedder)
 gives way to any candidate that can. With no production version the best candidate is promoted;
@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import evaluation as ev
+from . import fixed_sets as ev
 from . import registry as reg
+from .names import PRODUCTION, is_better, primary_metric
 
 
 @dataclass
@@ -29,9 +30,9 @@ class Decision:
     lines: list[str] = field(default_factory=list)  # what was measured, for the output
 
 
-def judge(client, name: str, candidates: list[str], evaluator: ev.Evaluator) -> Decision:
+def judge(client, name: str, candidates: list[str], evaluator: ev.SetEvaluator) -> Decision:
     """The gate on ``name``'s fixed set among ``candidates`` and the production version."""
-    current = reg.alias_version(client, name, reg.PRODUCTION)
+    current = reg.alias_version(client, name, PRODUCTION)
     versions = sorted({str(v) for v in candidates} | ({current} if current else set()), key=int)
     evaluations = {v: evaluator.evaluate(client, name, v) for v in versions}
     lines = [ev.set_description(name)]
@@ -42,7 +43,7 @@ def judge(client, name: str, candidates: list[str], evaluator: ev.Evaluator) -> 
     metric = usable[0].metric
     best = usable[0]
     for e in usable[1:]:
-        if reg.is_better(e.value, best.value, e.higher_is_better):
+        if is_better(e.value, best.value, e.higher_is_better):
             best = e
     if current is None:
         tied = [e for e in usable if e is not best and ev.compare(e, best).winner is None]
@@ -62,7 +63,7 @@ def judge(client, name: str, candidates: list[str], evaluator: ev.Evaluator) -> 
                             f"({metric}={production.value:.4f})", lines)
         runner = others[0]
         for e in others[1:]:
-            if reg.is_better(e.value, runner.value, e.higher_is_better):
+            if is_better(e.value, runner.value, e.higher_is_better):
                 runner = e
         verdict = ev.compare(runner, production)
         lines.append(f"v{runner.version} vs production v{current}: {verdict.text}")
@@ -87,30 +88,30 @@ def judge_by_run_metrics(client, name: str) -> Decision:
     versions = reg.list_versions(client, name)
     scored = []
     for version in versions:
-        primary = reg.primary_metric(name, reg.version_metrics(client, version))
+        primary = primary_metric(name, reg.version_metrics(client, version))
         if primary:
             scored.append((version, *primary))
     if not scored:
         return Decision(name, None, "no version has a primary metric", [note])
     best, metric, higher, value = scored[0]
     for candidate in scored[1:]:
-        if candidate[1] == metric and reg.is_better(candidate[3], value, higher):
+        if candidate[1] == metric and is_better(candidate[3], value, higher):
             best, value = candidate[0], candidate[3]
-    current = reg.alias_version(client, name, reg.PRODUCTION)
+    current = reg.alias_version(client, name, PRODUCTION)
     if current is None:
         return Decision(name, str(best.version), f"no production version; best v{best.version} {metric}={value:.4f}",
                         [note])
     if current == str(best.version):
         return Decision(name, None, f"production v{current} is already the best ({metric}={value:.4f})", [note])
-    current_metric = reg.primary_metric(name, reg.version_metrics(client, reg.get_version(client, name, current)))
-    if current_metric is None or current_metric[0] != metric or reg.is_better(value, current_metric[2], higher):
+    current_metric = primary_metric(name, reg.version_metrics(client, reg.get_version(client, name, current)))
+    if current_metric is None or current_metric[0] != metric or is_better(value, current_metric[2], higher):
         was = f"{current_metric[2]:.4f}" if current_metric and current_metric[0] == metric else "n/a"
         return Decision(name, str(best.version), f"v{best.version} {metric}={value:.4f} beats production "
                         f"v{current} ({was})", [note])
     return Decision(name, None, f"production v{current} ({metric}={current_metric[2]:.4f}) is not beaten", [note])
 
 
-def decide(client, name: str, evaluator: ev.Evaluator) -> Decision:
+def decide(client, name: str, evaluator: ev.SetEvaluator) -> Decision:
     """The gate over every version of ``name``."""
     if not ev.has_fixed_set(name):
         return judge_by_run_metrics(client, name)
