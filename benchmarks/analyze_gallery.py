@@ -128,6 +128,7 @@ def build_snapshot(url: str, snapshot_dir: Path, faces: dict, prebuilt: Path | N
     if prebuilt is not None:
         first.index = ReusedIndex(DIM, prebuilt, ann_min_size=settings.gallery_ann_min_size,
                                   dtype=settings.gallery_hnsw_dtype, connectivity=settings.gallery_hnsw_connectivity,
+                                  expansion_add=settings.gallery_hnsw_expansion_add,
                                   expansion_search=settings.gallery_hnsw_ef_search)
     started = time.perf_counter()
     view = first.current()
