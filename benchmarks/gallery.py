@@ -41,6 +41,12 @@ def rss() -> int:
     return PROCESS.memory_info().rss
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process (all threads): the build's work, whatever else shares the cores."""
+    times = PROCESS.cpu_times()
+    return times.user + times.system
+
+
 def milvus_rss() -> int:
     return sum(c.memory_info().rss for c in PROCESS.children(recursive=True) if "milvus" in c.name().lower())
 
@@ -112,11 +118,14 @@ def run_engine(engine: str, size: int, data: tuple, queries: np.ndarray, exact: 
     ids, owners, vectors = data
     gc.collect()
     before, before_milvus = rss(), milvus_rss()
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), cpu_seconds()
     index = open_index(engine, folder, expansion_add, ef_search[0])
     for at in range(0, size, 50_000):
         index.add(ids[at : at + 50_000], vectors[at : at + 50_000], owners[at : at + 50_000])
-    build = time.perf_counter() - start
+        if size >= 500_000:
+            print(f"{engine} {size}: {at + 50_000} added, {time.perf_counter() - start:.0f} s, "
+                  f"load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
+    build, build_cpu = time.perf_counter() - start, cpu_seconds() - start_cpu
     memory = rss() - before
     extra = {}
     if isinstance(index, HnswIndex):
@@ -170,7 +179,8 @@ def run_engine(engine: str, size: int, data: tuple, queries: np.ndarray, exact: 
     del index
     gc.collect()
     result = {
-        "engine": engine, "size": size, "build_s": round(build, 2), "restart_s": round(restart, 3),
+        "engine": engine, "size": size, "build_s": round(build, 2), "build_cpu_s": round(build_cpu, 1),
+        "restart_s": round(restart, 3),
         "snapshot_write_s": None if save is None else round(save, 2), "on_disk_bytes": int(size_on_disk),
         **figures, "process_rss_growth_bytes": int(memory), **extra,
         "load_average": [round(x, 2) for x in os.getloadavg()],
