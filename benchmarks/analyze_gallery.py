@@ -17,9 +17,11 @@ photos each: the second photo of enrolled real people, and photos of people neve
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -222,6 +224,21 @@ def summary(times: list[float]) -> dict:
             "p95_ms": round(float(np.percentile(ms, 95)), 1), "mean_ms": round(float(ms.mean()), 1)}
 
 
+def seeded(folder: Path, size: int, faces: dict) -> tuple[str, float | None]:
+    """This size's database in ``folder``, seeded unless a finished seeding is there already (its
+    marker file); returns the URL and the seconds spent seeding (None: reused)."""
+    database = folder / f"gallery-{size}.db"
+    marker = database.with_suffix(".seeded")
+    url = f"sqlite:///{database}"
+    if marker.is_file():
+        return url, None
+    database.unlink(missing_ok=True)
+    seed_s = seed_database(url, size, faces)
+    marker.write_text(f"{seed_s:.2f}\n")
+    print(f"{size}: seeded in {seed_s:.1f} s", file=sys.stderr, flush=True)
+    return url, seed_s
+
+
 def run(sizes: list[int], data: Path, rounds: int, enrolled: int, strangers: int, folder: Path,
         reuse: dict[int, Path]) -> dict:
     """Seed, snapshot, serve and time every size; the report's body (without the command)."""
@@ -232,13 +249,13 @@ def run(sizes: list[int], data: Path, rounds: int, enrolled: int, strangers: int
     bodies = [p.path.read_bytes() for p in chosen]
     prepared: dict[int, dict] = {}
     for size in sizes:
-        url = f"sqlite:///{folder / f'gallery-{size}.db'}"
+        url, seed_s = seeded(folder, size, faces)
         snapshot_dir = folder / f"snapshot-{size}"
-        seed_s = seed_database(url, size, faces)
-        print(f"{size}: seeded in {seed_s:.1f} s", file=sys.stderr, flush=True)
+        shutil.rmtree(snapshot_dir, ignore_errors=True)
         snapshot = build_snapshot(url, snapshot_dir, faces, reuse.get(size))
         print(f"{size}: snapshot {json.dumps(snapshot)}", file=sys.stderr, flush=True)
-        prepared[size] = {"url": url, "snapshot_dir": snapshot_dir, "seed_s": round(seed_s, 2), "snapshot": snapshot}
+        prepared[size] = {"url": url, "snapshot_dir": snapshot_dir, "snapshot": snapshot,
+                          "seed_s": None if seed_s is None else round(seed_s, 2)}
     def snapshot_stamp(size: int) -> list[tuple[str, int]]:
         """What the snapshot folder holds: a server that rebuilt instead of reading it rewrites it."""
         folder_ = prepared[size]["snapshot_dir"]
@@ -318,13 +335,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding lfw/ (default DATA_DIR)")
     parser.add_argument("--reuse-index", nargs="*", default=[], metavar="SIZE=PATH",
                         help="start SIZE's snapshot from this benchmarks.gallery --keep-index file")
-    parser.add_argument("--workdir", type=Path, help="keep databases and snapshots here (default: a temporary folder)")
+    parser.add_argument("--workdir", type=Path, help="keep the databases here and reuse those already seeded "
+                        "(default: a temporary folder)")
+    parser.add_argument("--seed-only", action="store_true", help="seed the --workdir databases and stop")
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "analyze_gallery.json")
     args = parser.parse_args(argv)
     if min(args.sizes) < 1 or args.rounds < 1 or args.enrolled < 1 or args.strangers < 0:
         parser.error("--sizes, --rounds and --enrolled must be positive, --strangers not negative")
     args.sizes = sorted(set(args.sizes))
-    if len(args.sizes) < 2:
+    if len(args.sizes) < 2 and not args.seed_only:
         parser.error("give at least two --sizes: the smallest is the baseline")
     reuse: dict[int, Path] = {}
     for item in args.reuse_index:
@@ -334,9 +353,22 @@ def main(argv: list[str] | None = None) -> int:
         reuse[int(size)] = Path(path)
     if not (args.data / "lfw" / "images").is_dir():
         parser.error(f"{args.data / 'lfw' / 'images'} not found: point --data (or DATA_DIR) at the folder holding lfw/")
+    if args.seed_only:
+        if args.workdir is None:
+            parser.error("--seed-only needs --workdir")
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        faces = load_faces()
+        for size in args.sizes:
+            seeded(args.workdir, size, faces)
+        return 0
     started = time.time()
-    with tempfile.TemporaryDirectory(prefix="analyze_gallery_", dir=args.workdir) as tmp:
-        body = run(args.sizes, args.data, args.rounds, args.enrolled, args.strangers, Path(tmp), reuse)
+    with contextlib.ExitStack() as stack:
+        if args.workdir is None:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="analyze_gallery_")))
+        else:
+            folder = args.workdir
+            folder.mkdir(parents=True, exist_ok=True)
+        body = run(args.sizes, args.data, args.rounds, args.enrolled, args.strangers, folder, reuse)
     report = {
         "benchmark": "POST /analyze over HTTP, large gallery vs the smallest (memory engine, one uvicorn worker each)",
         "command": "nice -n 10 python -m benchmarks.analyze_gallery "
