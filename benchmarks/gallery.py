@@ -196,6 +196,29 @@ def exact_truth(data: tuple, queries: np.ndarray) -> dict:
     return {"top10": [list(map(int, row)) for row in order], "top1": [[int(row[0])] for row in order]}
 
 
+def f16_ceiling(data: tuple, queries: np.ndarray, truth: dict) -> dict:
+    """Recall@10 against float32 exact search of an exhaustive search over float16-rounded vectors
+    and queries: the most a float16 index can reach on these vectors, whose 10th and 11th neighbours
+    (random distractors) are nearly tied."""
+    _, _, vectors = data
+    rounded = queries.astype(np.float16).astype(np.float32)
+    scores = np.empty((len(queries), len(vectors)), np.float32)
+    exact = np.empty_like(scores)
+    for at in range(0, len(vectors), 100_000):
+        block = vectors[at : at + 100_000]
+        scores[:, at : at + len(block)] = rounded @ block.astype(np.float16).astype(np.float32).T
+        exact[:, at : at + len(block)] = queries @ block.T
+    top = np.argpartition(-scores, 10, axis=1)[:, :10] + 1
+    recall = float(np.mean([len(set(map(int, row)) & set(e)) / 10 for row, e in zip(top, truth["top10"])]))
+    eleven = np.sort(-np.partition(-exact, 10, axis=1)[:, :11], axis=1)[:, ::-1]  # best 11 exact scores, best first
+    gap = np.median(eleven[:, 9] - eleven[:, 10])
+    out = {"size": len(vectors), "recall_at_10_exhaustive_f16": round(recall, 4),
+           "median_gap_10th_to_11th": round(float(gap), 5),
+           "median_10th_score": round(float(np.median(eleven[:, 9])), 4)}
+    print(json.dumps(out), flush=True)
+    return out
+
+
 def sql_path(size: int, faces: dict, folder: Path) -> dict:
     """The real gallery on SQLite: reconcile everything, one add, restart from the snapshot."""
     from api.db.engine import make_engine, make_session_factory, upgrade_database
@@ -293,17 +316,22 @@ def main() -> None:
                         help="HNSW search beams measured on each built graph; the first is the row's own")
     parser.add_argument("--keep-index", type=Path, help="keep each saved memory index in this folder (reuse)")
     parser.add_argument("--no-plot", action="store_true", help="write no .png next to --out")
+    parser.add_argument("--f16-ceiling", action="store_true",
+                        help="only measure the recall@10 an exhaustive float16 search reaches (no engines)")
     args = parser.parse_args()
     if args.expansion_add < 1 or min(args.ef_search) < 1:
         parser.error("--expansion-add and --ef-search must be positive")
     faces = load_faces()
     queries = faces["queries"] / np.linalg.norm(faces["queries"], axis=1, keepdims=True)
     queries = queries.astype(np.float32)
-    results, sql = [], []
+    results, sql, ceilings = [], [], []
     started = time.time()
     for size in args.sizes:
         data = gallery(size, faces)
         truth = exact_truth(data, queries)
+        if args.f16_ceiling:
+            ceilings.append(f16_ceiling(data, queries, truth))
+            continue
         for engine in args.engines:
             if engine == "milvus" and size > args.milvus_max:
                 continue
@@ -315,7 +343,7 @@ def main() -> None:
                 shutil.rmtree(folder, ignore_errors=True)
         del data
         gc.collect()
-    for size in args.sql_sizes:
+    for size in [] if args.f16_ceiling else args.sql_sizes:
         folder = Path(tempfile.mkdtemp(prefix="gallery-sql-"))
         try:
             sql.append(sql_path(size, faces, folder))
@@ -335,6 +363,8 @@ def main() -> None:
         done = {key(r) for r in results}
         results = [r for r in previous["results"] if key(r) not in done] + results
         sql = [r for r in previous["sql_path"] if r["size"] not in {s["size"] for s in sql}] + sql
+        ceilings = [r for r in previous.get("f16_ceiling", []) if r["size"] not in {c["size"] for c in ceilings}] \
+            + ceilings
         commands = previous.get("commands", [previous.get("command")]) + commands
     report = {
         "commands": commands,
@@ -349,6 +379,7 @@ def main() -> None:
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "results": results,
         "sql_path": sql,
+        "f16_ceiling": ceilings,
         "elapsed_s": round(time.time() - started, 1),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
