@@ -5,8 +5,9 @@ real LFW people of benchmarks/gallery_faces.py with their real fused descriptors
 vectors as one-face persons: the same vectors as benchmarks.gallery), the memory engine's snapshot
 built offline by the project's own gallery code (so that the server starts from it instead of building
 an HNSW graph), then a real uvicorn per size (GALLERY_ENGINE=memory, one worker). Every server runs at
-once; the rounds go through the sizes in turn (order reversed every round) and post ~30 held-out
-photos each: the second photo of enrolled real people, and photos of people never enrolled.
+once; every round posts ~30 held-out photos (the second photo of enrolled real people, and photos of
+people never enrolled), each photo to every size back to back, the order alternating per photo, so
+that the paired ratio (same photo, moments apart) is not biased by the load drifting on shared cores.
 
     nice -n 10 python -m benchmarks.analyze_gallery --sizes 1000 100000 [--rounds 5] [--reuse-index 1000000=PATH]
 
@@ -279,13 +280,14 @@ def run(sizes: list[int], data: Path, rounds: int, enrolled: int, strangers: int
                 analyze(clients[size], photo, body)
         times: dict[int, list[float]] = {size: [] for size in sizes}
         answers: dict[int, list[tuple[str, str | None]]] = {size: [] for size in sizes}
-        for number in range(rounds):
-            order = sizes if number % 2 == 0 else sizes[::-1]
-            for size in order:
-                for photo, body in zip(chosen, bodies):
+        visit = 0
+        for _ in range(rounds):  # each photo goes to every server in turn, the order alternating per photo
+            for photo, body in zip(chosen, bodies):
+                for size in sizes if visit % 2 == 0 else sizes[::-1]:
                     elapsed, identity = analyze(clients[size], photo, body)
                     times[size].append(elapsed)
                     answers[size].append((photo.expected, identity))
+                visit += 1
         load_after = [round(x, 2) for x in os.getloadavg()]
         for size in sizes:
             process = servers[size][0]
@@ -298,6 +300,7 @@ def run(sizes: list[int], data: Path, rounds: int, enrolled: int, strangers: int
                 "server_start_to_ready_s": round(start_s, 1), "gallery_at_ready": ready.get("gallery"),
                 "server_started_from_snapshot": snapshot_stamp(size) == stamps[size],
                 "analyze": summary(times[size]),
+                "latencies_ms": [round(t * 1000, 1) for t in times[size]],
                 "enrolled_named_right": round(float(np.mean([e == i for e, i in known])), 4) if known else None,
                 "strangers_left_unknown": round(float(np.mean([i in ("unknown", None) for _, i in unknown])), 4)
                 if unknown else None,
@@ -311,8 +314,12 @@ def run(sizes: list[int], data: Path, rounds: int, enrolled: int, strangers: int
         for process, *_ in servers.values():
             stop_server(process)
     base = results[min(sizes)]["analyze"]
+    smallest = np.asarray(results[min(sizes)]["latencies_ms"])
     ratios = {str(size): {"p50": round(results[size]["analyze"]["p50_ms"] / base["p50_ms"], 3),
-                          "p95": round(results[size]["analyze"]["p95_ms"] / base["p95_ms"], 3)}
+                          "p95": round(results[size]["analyze"]["p95_ms"] / base["p95_ms"], 3),
+                          # same photo, posted back to back: what load drifts cannot bias
+                          "paired_median": round(float(np.median(np.asarray(results[size]["latencies_ms"])
+                                                                 / smallest)), 3)}
               for size in sizes if size != min(sizes)}
     return {
         "photos": {"enrolled_second_photos": enrolled, "strangers": strangers, "rounds": rounds,
@@ -375,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
                    + shlex.join(argv if argv is not None else sys.argv[1:]),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "note": "2 cores shared with other jobs; every server runs at once, "
-                    "requests one at a time, rounds alternate between the sizes"},
+                    "requests one at a time, each photo posted to every size back to back (order alternating)"},
         **body,
         "elapsed_s": round(time.time() - started, 1),
     }

@@ -29,6 +29,8 @@ def test_two_small_galleries_are_served_from_their_snapshots_and_timed(data_dir,
         assert 200 < row["worker_rss_mb"] < 8000
     ratio = report["latency_ratio_vs_smallest"]["2000"]["p50"]
     assert ratio == round(large["analyze"]["p50_ms"] / small["analyze"]["p50_ms"], 3)
+    assert len(small["latencies_ms"]) == len(large["latencies_ms"]) == 5
+    assert report["latency_ratio_vs_smallest"]["2000"]["paired_median"] > 0
 
 
 def test_a_reused_index_of_other_vectors_is_refused(tmp_path):
