@@ -121,6 +121,10 @@ class ApiSettings(BaseSettings):
         "f16", description="How the memory engine's HNSW graph stores vectors (f16: half of f32's memory)."
     )
     gallery_hnsw_connectivity: int = Field(16, ge=4, le=128, description="HNSW neighbours per node (M).")
+    gallery_hnsw_expansion_add: int = Field(
+        128, ge=8, description="HNSW candidates explored per insertion (efConstruction: higher builds slower, "
+        "with a better graph)."
+    )
     gallery_hnsw_ef_search: int = Field(
         64, ge=8, description="HNSW candidates explored per search (higher: better recall, slower)."
     )

@@ -6,6 +6,10 @@ real top-1 agreement with exact, memory. Plus the SQL path on SQLite (reconcile 
 incremental add, restart from the snapshot). Writes reports/gallery.json and reports/gallery.png.
 
     nice -n 10 python -m benchmarks.gallery --sizes 10000 100000 [--engines exact hnsw-f16 hnsw-i8 milvus]
+        [--expansion-add 128] [--ef-search 64 128 256] [--keep-index DIR] [--append]
+
+HNSW engines are built once per size and then searched at every ``--ef-search`` value (usearch changes the
+search beam on a built graph): the row's own figures are for the first value, ``by_ef_search`` has all.
 """
 
 from __future__ import annotations
@@ -35,6 +39,12 @@ PROCESS = psutil.Process()
 
 def rss() -> int:
     return PROCESS.memory_info().rss
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process (all threads): the build's work, whatever else shares the cores."""
+    times = PROCESS.cpu_times()
+    return times.user + times.system
 
 
 def milvus_rss() -> int:
@@ -77,29 +87,17 @@ def timed_searches(index: FaceIndex, queries: np.ndarray, k: int, owners_of) -> 
     return times, found
 
 
-def open_index(engine: str, folder: Path) -> FaceIndex:
+def open_index(engine: str, folder: Path, expansion_add: int = 128, ef_search: int = 64) -> FaceIndex:
     if engine == "exact":
         return ExactIndex(DIM)
     if engine.startswith("hnsw-"):
-        return HnswIndex(DIM, dtype=engine.split("-")[1], threads=os.cpu_count() or 1)
+        return HnswIndex(DIM, dtype=engine.split("-")[1], threads=os.cpu_count() or 1, expansion_add=expansion_add,
+                         expansion_search=ef_search)
     return MilvusIndex(str(folder / "bench.milvus.db"), DIM, collection_prefix="bench", space="bench")
 
 
-def run_engine(engine: str, size: int, data: tuple, queries: np.ndarray, exact: dict, folder: Path) -> dict:
-    ids, owners, vectors = data
-    gc.collect()
-    before, before_milvus = rss(), milvus_rss()
-    start = time.perf_counter()
-    index = open_index(engine, folder)
-    for at in range(0, size, 50_000):
-        index.add(ids[at : at + 50_000], vectors[at : at + 50_000], owners[at : at + 50_000])
-    build = time.perf_counter() - start
-    memory = rss() - before
-    extra = {}
-    if isinstance(index, HnswIndex):
-        extra["usearch_memory_bytes"] = int(index._index.memory_usage)
-    if isinstance(index, MilvusIndex):
-        extra["milvus_server_rss_bytes"] = milvus_rss() - before_milvus
+def measure(index: FaceIndex, queries: np.ndarray, exact: dict) -> dict:
+    """Top-1 and top-10 latency, recall@10 against exact search and real top-1 answers, as searched now."""
 
     def owners_of(found: np.ndarray) -> np.ndarray:
         return found  # one face per person here: face id == person id
@@ -110,6 +108,45 @@ def run_engine(engine: str, size: int, data: tuple, queries: np.ndarray, exact: 
     recall = float(np.mean([len(set(f) & set(e)) / 10 for f, e in zip(top10, exact["top10"])]))
     agreement = float(np.mean([f[:1] == e[:1] for f, e in zip(top1, exact["top1"])]))
     correct = float(np.mean([f[:1] == [i + 1] for i, f in enumerate(top1)]))
+    return {"top1": percentiles(top1_times), "top10": percentiles(top10_times),
+            "recall_at_10_vs_exact": round(recall, 4), "top1_agrees_with_exact": round(agreement, 4),
+            "real_top1_correct": round(correct, 4)}
+
+
+def run_engine(engine: str, size: int, data: tuple, queries: np.ndarray, exact: dict, folder: Path,
+               expansion_add: int = 128, ef_search: tuple[int, ...] = (64,), keep: Path | None = None) -> dict:
+    ids, owners, vectors = data
+    gc.collect()
+    before, before_milvus = rss(), milvus_rss()
+    start, start_cpu = time.perf_counter(), cpu_seconds()
+    index = open_index(engine, folder, expansion_add, ef_search[0])
+    for at in range(0, size, 50_000):
+        index.add(ids[at : at + 50_000], vectors[at : at + 50_000], owners[at : at + 50_000])
+        if size >= 500_000:
+            print(f"{engine} {size}: {at + 50_000} added, {time.perf_counter() - start:.0f} s, "
+                  f"load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
+    build, build_cpu = time.perf_counter() - start, cpu_seconds() - start_cpu
+    memory = rss() - before
+    extra = {}
+    if isinstance(index, HnswIndex):
+        extra["usearch_memory_bytes"] = int(index._index.memory_usage)
+    if isinstance(index, MilvusIndex):
+        extra["milvus_server_rss_bytes"] = milvus_rss() - before_milvus
+
+    if isinstance(index, HnswIndex):
+        extra["expansion_add"] = expansion_add
+        sweep = []
+        for ef in ef_search:
+            index.expansion_search = ef
+            sweep.append({"expansion_search": ef, **measure(index, queries, exact)})
+            print(json.dumps({"engine": engine, "size": size, "expansion_add": expansion_add, **sweep[-1]}),
+                  flush=True)
+        index.expansion_search = ef_search[0]
+        figures = {k: v for k, v in sweep[0].items() if k != "expansion_search"}
+        extra["expansion_search"] = ef_search[0]
+        extra["by_ef_search"] = sweep
+    else:
+        figures = measure(index, queries, exact)
 
     # Restart: what a new process does to get this index back.
     start = time.perf_counter()
@@ -121,28 +158,32 @@ def run_engine(engine: str, size: int, data: tuple, queries: np.ndarray, exact: 
         size_on_disk = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
         save = None
     else:
-        path = folder / f"bench-{engine}"
+        path = (keep or folder) / f"bench-{engine}-{size}-ea{expansion_add}"
+        path.parent.mkdir(parents=True, exist_ok=True)
         index.save(path)
         save = time.perf_counter() - start
-        file = next(folder.glob(f"bench-{engine}.*"))
+        file = next(path.parent.glob(f"{path.name}.*"))
         size_on_disk = file.stat().st_size
         del index
         gc.collect()
         start = time.perf_counter()
-        index = open_index(engine, folder)
+        index = open_index(engine, folder, expansion_add, ef_search[0])
         index.load(path)
         index.search(queries[:1], 1)
         restart = time.perf_counter() - start
-        file.unlink()
+        if keep is None:
+            file.unlink()
+        else:
+            extra["kept_index"] = str(file)
     index.close()
     del index
     gc.collect()
     result = {
-        "engine": engine, "size": size, "build_s": round(build, 2), "restart_s": round(restart, 3),
+        "engine": engine, "size": size, "build_s": round(build, 2), "build_cpu_s": round(build_cpu, 1),
+        "restart_s": round(restart, 3),
         "snapshot_write_s": None if save is None else round(save, 2), "on_disk_bytes": int(size_on_disk),
-        "top1": percentiles(top1_times), "top10": percentiles(top10_times),
-        "recall_at_10_vs_exact": round(recall, 4), "top1_agrees_with_exact": round(agreement, 4),
-        "real_top1_correct": round(correct, 4), "process_rss_growth_bytes": int(memory), **extra,
+        **figures, "process_rss_growth_bytes": int(memory), **extra,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
     print(json.dumps(result), flush=True)
     return result
@@ -153,6 +194,29 @@ def exact_truth(data: tuple, queries: np.ndarray) -> dict:
     scores = queries @ vectors.T
     order = np.argsort(-scores, axis=1)[:, :10] + 1
     return {"top10": [list(map(int, row)) for row in order], "top1": [[int(row[0])] for row in order]}
+
+
+def f16_ceiling(data: tuple, queries: np.ndarray, truth: dict) -> dict:
+    """Recall@10 against float32 exact search of an exhaustive search over float16-rounded vectors
+    and queries: the most a float16 index can reach on these vectors, whose 10th and 11th neighbours
+    (random distractors) are nearly tied."""
+    _, _, vectors = data
+    rounded = queries.astype(np.float16).astype(np.float32)
+    scores = np.empty((len(queries), len(vectors)), np.float32)
+    exact = np.empty_like(scores)
+    for at in range(0, len(vectors), 100_000):
+        block = vectors[at : at + 100_000]
+        scores[:, at : at + len(block)] = rounded @ block.astype(np.float16).astype(np.float32).T
+        exact[:, at : at + len(block)] = queries @ block.T
+    top = np.argpartition(-scores, 10, axis=1)[:, :10] + 1
+    recall = float(np.mean([len(set(map(int, row)) & set(e)) / 10 for row, e in zip(top, truth["top10"])]))
+    eleven = np.sort(-np.partition(-exact, 10, axis=1)[:, :11], axis=1)[:, ::-1]  # best 11 exact scores, best first
+    gap = np.median(eleven[:, 9] - eleven[:, 10])
+    out = {"size": len(vectors), "recall_at_10_exhaustive_f16": round(recall, 4),
+           "median_gap_10th_to_11th": round(float(gap), 5),
+           "median_10th_score": round(float(np.median(eleven[:, 9])), 4)}
+    print(json.dumps(out), flush=True)
+    return out
 
 
 def sql_path(size: int, faces: dict, folder: Path) -> dict:
@@ -247,26 +311,39 @@ def main() -> None:
     parser.add_argument("--sql-sizes", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "gallery.json")
     parser.add_argument("--append", action="store_true", help="keep the results already in --out (other sizes)")
+    parser.add_argument("--expansion-add", type=int, default=128, help="HNSW build beam (efConstruction)")
+    parser.add_argument("--ef-search", type=int, nargs="+", default=[64],
+                        help="HNSW search beams measured on each built graph; the first is the row's own")
+    parser.add_argument("--keep-index", type=Path, help="keep each saved memory index in this folder (reuse)")
+    parser.add_argument("--no-plot", action="store_true", help="write no .png next to --out")
+    parser.add_argument("--f16-ceiling", action="store_true",
+                        help="only measure the recall@10 an exhaustive float16 search reaches (no engines)")
     args = parser.parse_args()
+    if args.expansion_add < 1 or min(args.ef_search) < 1:
+        parser.error("--expansion-add and --ef-search must be positive")
     faces = load_faces()
     queries = faces["queries"] / np.linalg.norm(faces["queries"], axis=1, keepdims=True)
     queries = queries.astype(np.float32)
-    results, sql = [], []
+    results, sql, ceilings = [], [], []
     started = time.time()
     for size in args.sizes:
         data = gallery(size, faces)
         truth = exact_truth(data, queries)
+        if args.f16_ceiling:
+            ceilings.append(f16_ceiling(data, queries, truth))
+            continue
         for engine in args.engines:
             if engine == "milvus" and size > args.milvus_max:
                 continue
             folder = Path(tempfile.mkdtemp(prefix="gallery-bench-"))
             try:
-                results.append(run_engine(engine, size, data, queries, truth, folder))
+                results.append(run_engine(engine, size, data, queries, truth, folder, args.expansion_add,
+                                          tuple(args.ef_search), args.keep_index))
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
         del data
         gc.collect()
-    for size in args.sql_sizes:
+    for size in [] if args.f16_ceiling else args.sql_sizes:
         folder = Path(tempfile.mkdtemp(prefix="gallery-sql-"))
         try:
             sql.append(sql_path(size, faces, folder))
@@ -275,9 +352,19 @@ def main() -> None:
     commands = ["nice -n 10 python -m benchmarks.gallery " + " ".join(sys.argv[1:])]
     if args.append and args.out.is_file():
         previous = json.loads(args.out.read_text())
-        done = {(r["engine"], r["size"]) for r in results}
-        results = [r for r in previous["results"] if (r["engine"], r["size"]) not in done] + results
+        for row in previous["results"]:  # rows from before the build beam was an option
+            if row["engine"].startswith("hnsw-"):
+                row.setdefault("expansion_add", previous.get("hnsw", {}).get("expansion_add", 128))
+                row.setdefault("expansion_search", previous.get("hnsw", {}).get("expansion_search", 64))
+
+        def key(row: dict) -> tuple:
+            return row["engine"], row["size"], row.get("expansion_add")
+
+        done = {key(r) for r in results}
+        results = [r for r in previous["results"] if key(r) not in done] + results
         sql = [r for r in previous["sql_path"] if r["size"] not in {s["size"] for s in sql}] + sql
+        ceilings = [r for r in previous.get("f16_ceiling", []) if r["size"] not in {c["size"] for c in ceilings}] \
+            + ceilings
         commands = previous.get("commands", [previous.get("command")]) + commands
     report = {
         "commands": commands,
@@ -287,14 +374,18 @@ def main() -> None:
                  "embedder_version": str(faces["embedder_version"]),
                  "distractors": "isotropic Gaussian unit vectors (seeded), one face per person",
                  "queries_are": "a second LFW photo of each enrolled real person"},
-        "hnsw": {"library": "usearch", "connectivity": 16, "expansion_add": 128, "expansion_search": 64},
+        "hnsw": {"library": "usearch", "connectivity": 16,
+                 "note": "expansion_add (build beam) and expansion_search (search beam) are per row"},
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "results": results,
         "sql_path": sql,
+        "f16_ceiling": ceilings,
         "elapsed_s": round(time.time() - started, 1),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    plot(results, args.out.with_suffix(".png"))
+    if not args.no_plot:
+        plot(results, args.out.with_suffix(".png"))
     print(f"wrote {args.out}")
 
 

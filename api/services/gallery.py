@@ -426,6 +426,7 @@ def make_gallery(settings, session_factory: sessionmaker[Session], project: Call
     else:
         index = MemoryIndex(dim, ann_min_size=settings.gallery_ann_min_size, dtype=settings.gallery_hnsw_dtype,
                             connectivity=settings.gallery_hnsw_connectivity,
+                            expansion_add=settings.gallery_hnsw_expansion_add,
                             expansion_search=settings.gallery_hnsw_ef_search)
     return Gallery(session_factory, project, embedder_version, dim, index=index, projection_key=projection_key,
                    snapshot_dir=absolute(settings.gallery_snapshot_dir),

@@ -178,6 +178,17 @@ class HnswIndex(FaceIndex):
         return Index(ndim=self.dim, metric="ip", dtype=self.dtype, connectivity=self.connectivity,
                      expansion_add=self.expansion_add, expansion_search=self.expansion_search)
 
+    @property
+    def expansion_search(self) -> int:
+        return self._expansion_search
+
+    @expansion_search.setter
+    def expansion_search(self, value: int) -> None:
+        """The search beam (ef): changeable on a built graph, no rebuild (benchmarks sweep it)."""
+        self._expansion_search = int(value)
+        if hasattr(self, "_index"):
+            self._index.expansion_search = int(value)
+
     def __len__(self) -> int:
         return len(self._index)
 
