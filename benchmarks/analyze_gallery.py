@@ -23,7 +23,6 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from api.services.gallery_engines import MemoryIndex
 from .api_load import DEFAULT_DATA, free_port, make_key, wait_ready, worker_memory_mb
 from .gallery import gallery as gallery_vectors
 from .gallery_faces import load as load_faces
+from .processes import stop_group
 
 ROOT = Path(__file__).resolve().parents[1]
 DIM = 640
@@ -197,12 +197,7 @@ def ready_after(server: tuple) -> tuple[float, dict]:
 
 
 def stop_server(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    stop_group(process, timeout=60)
 
 
 def analyze(client: httpx.Client, photo: Photo, body: bytes) -> tuple[float, str | None]:

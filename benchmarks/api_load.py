@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import shlex
-import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +27,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 from PIL import Image
+
+from .processes import stop_group
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("DATA_DIR", ROOT.parent / "shared" / "data"))
@@ -260,12 +261,7 @@ def main(argv: list[str] | None = None) -> int:
             stats = httpx.get(f"{base}/stats", headers={"X-API-Key": read_key}, timeout=30).json()
             memory = worker_memory_mb(process.pid)
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_group(process)
 
     report = {
         "benchmark": "POST /analyze under concurrent load",

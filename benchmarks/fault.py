@@ -20,7 +20,6 @@ import json
 import os
 import random
 import shlex
-import signal
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,8 @@ import numpy as np
 from benchmarks.api_load import DEFAULT_DATA, free_port, padded_photo, wait_ready
 from benchmarks.fuzz import admin_key
 from benchmarks.mariadb import PrivateMariaDB, available
+
+from .processes import stop_group
 
 ROOT = Path(__file__).resolve().parents[1]
 RECOVERY_TARGET_S = 5.0
@@ -168,7 +169,9 @@ async def drive(run: Run, server: PrivateMariaDB, clients: int, baseline: float,
         run.phase = "stopped"
         times["stopped_at_s"] = round(time.monotonic() - run.origin, 2)
         await asyncio.sleep(fault)
+        run.phase = "starting"  # the server may accept connections before start() has seen it do so
         start_command = time.monotonic()
+        times["start_command_at_s"] = round(start_command - run.origin, 2)
         await asyncio.to_thread(server.start)  # returns once it accepts connections
         accepting = time.monotonic()
         run.phase = "after-restart"
@@ -305,16 +308,11 @@ def main(argv: list[str] | None = None) -> int:
             after = enrolled(base, key)
         finally:
             if process is not None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+                stop_group(process)
             server.stop()
     load_end = os.getloadavg()
 
-    phases = ("baseline", "frozen", "after-sigcont", "stopping", "stopped", "after-restart")
+    phases = ("baseline", "frozen", "after-sigcont", "stopping", "stopped", "starting", "after-restart")
     by_phase = {phase: [s for s in run.samples if s.phase == phase] for phase in phases}
     healthy = [s for s in by_phase["baseline"] if s.ended < times["freeze_at_s"]]
     baseline_p95 = {kind: float(np.percentile([s.seconds for s in healthy if s.kind == kind], 95))
@@ -329,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     # The 503 rule holds for requests wholly inside a fault: one sent in its first second may have been
     # served before it hit, and one still running at its end may be served after the database is back.
     windows = {"frozen": (times["freeze_at_s"], times["thaw_at_s"]),
-               "stopped": (times["stopped_at_s"], times["accepting_at_s"])}
+               "stopped": (times["stopped_at_s"], times["start_command_at_s"])}
     during: dict[str, dict] = {}
     for phase, (begin, end) in windows.items():
         overlapping = [s for s in run.samples if s.started < end and s.ended > begin]

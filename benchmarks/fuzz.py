@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import shlex
-import signal
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
+
+from .processes import stop_group
 
 if TYPE_CHECKING:
     from schemathesis.core.transport import Response
@@ -101,12 +102,7 @@ def live_api(folder: Path, app: str = FAKE_APP, ready_timeout: float = 300.0) ->
             time.sleep(0.2)
         yield LiveApi(base, key, log_path)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process)
 
 
 @dataclass

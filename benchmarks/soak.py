@@ -19,7 +19,6 @@ import json
 import os
 import random
 import shlex
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,8 @@ import numpy as np
 
 from benchmarks.api_load import DEFAULT_DATA, free_port, lfw_path, make_key, padded_photo, wait_ready
 from benchmarks.mariadb import ensure_database
+
+from .processes import stop_group
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWN = ("Soak Known", "Colin_Powell", 1)
@@ -248,12 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             people = httpx.get(f"{base}/search", params={"name": "soak", "page_size": 100},
                                headers={"X-API-Key": read}, timeout=30).json()
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_group(process)
 
     left = [r["name"] for r in people["results"]]
     report = {

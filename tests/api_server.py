@@ -4,7 +4,6 @@ way its clients do (CLIs, smoke client, Prometheus): started once per test modul
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 
 from api.db.engine import make_engine, make_session_factory, upgrade_database
 from api.security import create_key
+from benchmarks.processes import stop_group
 from tests.test_api_workers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,9 +69,4 @@ def running_api(folder: Path, workers: int = 1, **env: str) -> Iterator[str]:
             time.sleep(0.3)
         yield base
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +13,8 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+from benchmarks.processes import stop_group
 
 ROOT = Path(__file__).resolve().parents[1]
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root"}
@@ -71,14 +72,7 @@ def mlflow_server(backend_uri: str, artifacts: Path, log_file: Path, timeout: fl
             time.sleep(0.5)
         yield url
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_group(process, timeout=20)
 
 
 def run_cli(module: str, *args: str, uri: str, extra_env: dict | None = None, timeout: float = 180.0,

@@ -4,7 +4,6 @@ its next request, and concurrent registrations and analyses lose nothing."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from benchmarks.processes import stop_group
 from tests.conftest import lfw_image
 
 pytestmark = pytest.mark.slow
@@ -73,12 +73,7 @@ def server(tmp_path_factory, data_dir) -> Iterator[str]:
             time.sleep(0.3)
         yield base
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process)
 
 
 def analyze_on_every_worker(base: str, data: bytes, attempts: int = 60) -> dict[int, list[str]]:

@@ -6,7 +6,6 @@ The fake pipeline: no TensorFlow."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from fastapi.testclient import TestClient
 from api.config import ApiSettings
 from api.main import create_app
 from benchmarks.mariadb import scratch_database
+from benchmarks.processes import stop_group
 from tests.fake_pipeline import FakePipeline
 from tests.test_api_workers import free_port
 
@@ -50,12 +50,7 @@ def start_replica(stack: ExitStack, folder: Path, database_url: str, **env: str)
     )  # fmt: skip
 
     def stop() -> None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process)
 
     stack.callback(stop)
     base = f"http://127.0.0.1:{port}"
