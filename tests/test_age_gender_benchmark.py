@@ -124,3 +124,81 @@ def test_layer_probe_cli_error(tmp_path, args, message):
                           timeout=120)
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+# --- All-Age-Faces: labels, the committed validation part, rows in the UTKFace manifest's shape ---
+
+def test_aaf_val_list_regenerates_identically(data_dir):
+    """The committed list is exactly what the seeded, stratified draw gives on the real labels."""
+    from training.age_gender import aaf
+
+    labels = aaf.read_labels(data_dir / "aaf")
+    assert len(labels) == 2000 and labels[0].file == "00010A02.jpg" and labels[0].gender_name == "female"
+    committed = aaf.read_val_list()
+    assert committed == set(aaf.draw_val(labels)) and len(committed) == 400
+    assert aaf.draw_val(labels) == aaf.draw_val(list(reversed(labels)))  # order of the input does not matter
+    assert set(aaf.draw_val(labels, seed=7)) != committed
+
+
+def test_aaf_split_is_stratified_and_disjoint(data_dir):
+    from collections import Counter
+
+    from training.age_gender import aaf
+    from training.age_gender.utk import age_band
+
+    labels = aaf.read_labels(data_dir / "aaf")
+    parts = aaf.split_labels(labels, aaf.read_val_list())
+    assert {x.file for x in parts["train"]}.isdisjoint(x.file for x in parts["val"])
+    assert len(parts["train"]) + len(parts["val"]) == len(labels)
+    everyone = Counter((x.gender, age_band(x.age)) for x in labels)
+    held = Counter((x.gender, age_band(x.age)) for x in parts["val"])
+    for stratum, n in everyone.items():  # every gender x age band keeps its 20 % (rounded)
+        assert held[stratum] == round(n * aaf.VAL_FRACTION), stratum
+    rows = aaf.manifest_rows(labels, aaf.read_val_list())
+    assert set(rows[0]) == {"file", "age", "gender", "race", "split"} and {r["split"] for r in rows} == {"train", "val"}
+    assert all(r["gender"] in (0, 1) and 2 <= r["age"] <= 80 for r in rows)
+
+
+def test_aaf_errors(tmp_path):
+    from training.age_gender import aaf
+
+    with pytest.raises(aaf.AafDataError, match="AAF labels not found"):
+        aaf.read_labels(tmp_path / "missing")
+    (tmp_path / "labels.csv").write_text("file,age,gender\na.jpg,30,female\nb.jpg,x,male\n")
+    with pytest.raises(aaf.AafDataError, match="line 3"):
+        aaf.read_labels(tmp_path)
+    (tmp_path / "labels.csv").write_text("file,age,gender\na.jpg,30,female\nb.jpg,4,male\n")
+    labels = aaf.read_labels(tmp_path)
+    with pytest.raises(aaf.AafDataError, match="not in labels.csv"):
+        aaf.split_labels(labels, {"c.jpg"})
+    with pytest.raises(aaf.AafDataError, match="not found"):
+        aaf.read_val_list(tmp_path / "none.txt")
+
+
+def test_aaf_cli_check_and_errors(tmp_path, data_dir):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "training.age_gender.aaf", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    assert cli("--root", str(data_dir / "aaf"), "--check").returncode == 0
+    tampered = tmp_path / "val.txt"
+    tampered.write_text("\n".join(sorted((ROOT / "training" / "datasets" / "aaf_val.txt").read_text().split())[1:]))
+    assert cli("--root", str(data_dir / "aaf"), "--out", str(tampered), "--check").returncode == 1
+    missing = cli("--root", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "AAF labels not found" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_aaf_prepare_real_photos(pipeline, data_dir, tmp_path):
+    """A few real AAF photos through the UTKFace preparation: rows in the manifest's shape, cached
+    crops, embeddings and features that ``prepare.load_arrays`` reads like UTKFace's."""
+    from training.age_gender import aaf, prepare
+
+    rows, cache, summary = aaf.prepare(pipeline, data_dir / "aaf", tmp_path, limit=6, progress=False)
+    assert len(rows) == 6 and summary["images"] == 6 and cache == prepare.cache_folder(tmp_path, pipeline, "aaf")
+    assert set(rows[0]) == set(prepare.MANIFEST_FIELDS)
+    assert summary["detect_status"].get("detected", 0) >= 5  # aligned faces: MTCNN finds them
+    arrays = prepare.load_arrays(rows, cache, pixel_size=160, features=True)
+    assert arrays["crop"].shape == (6, 160, 160, 3) and arrays["features"].shape[0] == 6
+    np.testing.assert_allclose(np.linalg.norm(arrays["embedding"], axis=1), 1.0, atol=1e-3)
+    assert arrays["age"].tolist() == [r["age"] for r in rows]
