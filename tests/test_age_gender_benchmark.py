@@ -75,6 +75,8 @@ def test_plots_written(tmp_path):
     (["--src", "/nonexistent"], "is not a folder"),
     (["--test-split", "/nonexistent.txt"], "not found"),
     (["--peer-python", "/nonexistent/python", "--model-uri", "/nonexistent/model", "--limit", "2"], "cannot load"),
+    (["--aaf", "/nonexistent"], "AAF labels not found"),
+    (["--aaf-val", "/nonexistent.txt"], "AAF validation list /nonexistent.txt not found"),
 ])
 def test_cli_errors(args, message, data_dir, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -202,3 +204,49 @@ def test_aaf_prepare_real_photos(pipeline, data_dir, tmp_path):
     assert arrays["crop"].shape == (6, 160, 160, 3) and arrays["features"].shape[0] == 6
     np.testing.assert_allclose(np.linalg.norm(arrays["embedding"], axis=1), 1.0, atol=1e-3)
     assert arrays["age"].tolist() == [r["age"] for r in rows]
+
+
+def _bench_small(tmp_path, *extra) -> dict:
+    """``benchmarks.age_gender`` on the first 3 photos of each set with the committed baseline
+    (real photos, real pipeline, a private cache), its report as a dict."""
+    import json
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
+           "TRAINER_CACHE_DIR": str(tmp_path / "cache")}
+    out = tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.age_gender", "--model-uri",
+                           str(ROOT / "models" / "baseline" / "age-gender" / "model"), "--limit", "3", *extra,
+                           "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "r.png").is_file() and (tmp_path / "r_aaf.png").is_file()
+    return json.loads(out.read_text())
+
+
+def test_benchmark_aaf_section_real_photos(tmp_path, data_dir):
+    """The report keeps the UTKFace section and adds ``aaf_val``: the first photos of the committed
+    validation list (children of 2 years), scored against their labels.csv ages and genders."""
+    from training.age_gender import aaf
+
+    report = _bench_small(tmp_path, "--skip-peer")
+    assert report["split"]["photos"] == 3 and set(report["systems"]) == {"ours"}
+    section = report["aaf_val"]
+    assert section["split"]["file"] == "training/datasets/aaf_val.txt" and section["split"]["photos"] == 3
+    ours = section["systems"]["ours"]
+    assert ours["faces"] == 3 and sum(ours["detect_status"].values()) == 3
+    first = sorted(aaf.read_val_list())[:3]
+    labels = {x.file: x for x in aaf.read_labels(data_dir / "aaf")}
+    assert all(labels[name].age < 13 for name in first)  # so only the children's figures exist
+    m = ours["metrics"]
+    assert "gender_acc_children" in m and "gender_acc_adults" not in m and 0 <= m["age_mae"] < 30
+    assert "--model-uri" in report["command"] and "--skip-peer" in report["command"]
+    assert len(report["load_average_at_end"]) == 3
+
+
+def test_benchmark_aaf_section_with_peer(tmp_path, data_dir):
+    """The peer on the same AAF photos (needs ``.venv-peer``: ``make .venv-peer/.installed``)."""
+    if not bench.DEFAULT_PEER_PYTHON.is_file():
+        pytest.skip("no .venv-peer: make .venv-peer/.installed")
+    report = _bench_small(tmp_path)
+    peer = report["aaf_val"]["systems"][bench.PEER_NAME]
+    assert peer["faces"] == 3 and peer["package"] == bench.PEER_NAME
+    assert 0 <= peer["metrics"]["age_mae"] < 30 and 0 <= peer["metrics"]["gender_acc"] <= 1
