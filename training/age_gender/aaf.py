@@ -8,7 +8,8 @@ even though children and the old are few), and written to a committed list,
 ``training/datasets/aaf_val.txt``: the benchmark and the trainer read that list, never a fresh
 draw, so a change of code or seed cannot quietly move photos between training and validation.
 ``python -m training.age_gender.aaf`` regenerates it (``--check``: exit 1 when the committed list
-differs from what the function draws).
+differs from what the function draws; ``--prepare``: detect, align and embed every photo into the
+cache, as ``scripts.prepare_utk_face`` does for UTKFace).
 
 Rows come out like :func:`training.age_gender.prepare.read_manifest`'s (``file, age, gender, race,
 split``; gender 0 = male, 1 = female as in UTKFace, race -1: AAF has no race label), so the trainer
@@ -170,9 +171,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="AAF folder with labels.csv and images/ (default DATA_DIR/aaf)")
     parser.add_argument("--out", type=Path, default=VAL_LIST)
     parser.add_argument("--check", action="store_true", help="exit 1 if --out differs from a fresh draw")
+    parser.add_argument("--prepare", action="store_true",
+                        help="instead: detect, align and embed every AAF photo into the cache (resumable)")
     args = parser.parse_args(argv)
     try:
         labels = read_labels(args.root)
+        if args.prepare:
+            import json
+
+            from face_pipeline import FacePipeline, PipelineSettings
+
+            pipeline = FacePipeline(PipelineSettings(min_face_size=60))  # as the trainer's and the benchmark's
+            _, _, summary = prepare(pipeline, args.root, TrainerSettings().resolved_cache_dir(), args.out)
+            print(json.dumps(summary, indent=2))
+            return 0
     except AafDataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
