@@ -98,6 +98,17 @@ def design_stats(design: str, arrays: dict, train_idx: np.ndarray) -> tuple[np.n
     return models.feature_stats(arrays["embedding"][train_idx], arrays["features"][train_idx])
 
 
+def sample_weights(ages: np.ndarray, child_weight: float) -> dict[str, np.ndarray] | None:
+    """Per-photo loss weights: children's (0-12) gender loss counts ``child_weight`` times, since a
+    child's sex is the hardest call and children are the group that misses the target; ages are
+    left unweighted (children's age error is already the smallest). None when the weight is 1."""
+    if child_weight == 1.0:
+        return None
+    child = np.asarray(ages) < agm.ADULT_MIN_AGE
+    return {"age": np.ones(len(ages), np.float32),
+            "gender": np.where(child, child_weight, 1.0).astype(np.float32)}
+
+
 def fit_member(design: str, arrays: dict, train_idx: np.ndarray, val_idx: np.ndarray, args, *, seed: int,
                stats: tuple[np.ndarray, np.ndarray] | None, verbose: int = 0, callbacks: tuple = ()):
     """One seed of one design, early-stopped on the validation loss (best weights restored);
@@ -112,6 +123,7 @@ def fit_member(design: str, arrays: dict, train_idx: np.ndarray, val_idx: np.nda
     targets = {"age": arrays["age"].reshape(-1, 1), "gender": arrays["gender"].reshape(-1, 1)}
     history = model.fit(
         _inputs(arrays, design, train_idx), {k: v[train_idx] for k, v in targets.items()},
+        sample_weight=sample_weights(arrays["age"][train_idx], args.child_weight),
         validation_data=(_inputs(arrays, design, val_idx), {k: v[val_idx] for k, v in targets.items()}),
         epochs=epochs, batch_size=args.batch_size, verbose=verbose, shuffle=True, callbacks=[
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=args.patience, restore_best_weights=True),
@@ -202,6 +214,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cnn-members", type=positive_int, default=1,
                         help="seeds averaged per design with pixels (each costs many minutes on a CPU)")
     parser.add_argument("--patience", type=int, default=8, help="early stopping patience (epochs)")
+    parser.add_argument("--child-weight", type=float, default=1.0,
+                        help="weight of children's (0-12) gender loss in training (class balance; 1 = none)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--pixel-size", type=int, default=64, help="crop side the pixel designs see")
@@ -269,7 +283,7 @@ def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | Non
                                "selection": "mean of the UTKFace and AAF validation selection scores"})
         mlflow.log_params({"designs": ",".join(designs), "n_train": len(train_idx), "n_val": len(val_idx),
                            "n_test": len(test_idx), "epochs": args.epochs, "cnn_epochs": args.cnn_epochs,
-                           "patience": args.patience, "members": args.members,
+                           "patience": args.patience, "members": args.members, "child_weight": args.child_weight,
                            "cnn_members": args.cnn_members, "batch_size": args.batch_size,
                            "learning_rate": args.learning_rate, "pixel_size": args.pixel_size, "seed": args.seed,
                            "limit": args.limit, "adult_min_age": agm.ADULT_MIN_AGE,
