@@ -151,10 +151,12 @@ def test_aaf_cli_error_before_any_work(tmp_path):
                          "--aaf-val", str(tmp_path / "missing.txt")]) == 2
 
 
-def test_child_weight_weighs_only_childrens_gender():
+def test_sample_weights_children_gender_and_aaf_age():
     from training.train_age_gender_tf import parse_args, sample_weights
 
     weights = sample_weights(np.array([2, 12, 13, 40]), 3.0)
     assert weights["gender"].tolist() == [3.0, 3.0, 1.0, 1.0] and weights["age"].tolist() == [1.0] * 4
     assert sample_weights(np.array([2, 40]), 1.0) is None
+    mixed = sample_weights(np.array([2, 30, 30]), 1.0, np.array(["utkface", "aaf", "utkface"]), aaf_age_weight=0.5)
+    assert mixed["age"].tolist() == [1.0, 0.5, 1.0] and mixed["gender"].tolist() == [1.0] * 3
     assert parse_args([]).child_weight == 1.0 and parse_args(["--child-weight", "2"]).child_weight == 2.0

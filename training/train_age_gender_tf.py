@@ -98,14 +98,17 @@ def design_stats(design: str, arrays: dict, train_idx: np.ndarray) -> tuple[np.n
     return models.feature_stats(arrays["embedding"][train_idx], arrays["features"][train_idx])
 
 
-def sample_weights(ages: np.ndarray, child_weight: float) -> dict[str, np.ndarray] | None:
+def sample_weights(ages: np.ndarray, child_weight: float, domains: np.ndarray | None = None,
+                   aaf_age_weight: float = 1.0) -> dict[str, np.ndarray] | None:
     """Per-photo loss weights: children's (0-12) gender loss counts ``child_weight`` times, since a
-    child's sex is the hardest call and children are the group that misses the target; ages are
-    left unweighted (children's age error is already the smallest). None when the weight is 1."""
-    if child_weight == 1.0:
+    child's sex is the hardest call and children are the group that misses the target; AAF photos'
+    age loss counts ``aaf_age_weight`` times (the two sets label age differently: trained on both,
+    UTKFace's children were aged about a year older than before). None when both are 1."""
+    if child_weight == 1.0 and aaf_age_weight == 1.0:
         return None
     child = np.asarray(ages) < agm.ADULT_MIN_AGE
-    return {"age": np.ones(len(ages), np.float32),
+    from_aaf = np.zeros(len(ages), bool) if domains is None else np.asarray(domains) == "aaf"
+    return {"age": np.where(from_aaf, aaf_age_weight, 1.0).astype(np.float32),
             "gender": np.where(child, child_weight, 1.0).astype(np.float32)}
 
 
@@ -123,7 +126,9 @@ def fit_member(design: str, arrays: dict, train_idx: np.ndarray, val_idx: np.nda
     targets = {"age": arrays["age"].reshape(-1, 1), "gender": arrays["gender"].reshape(-1, 1)}
     history = model.fit(
         _inputs(arrays, design, train_idx), {k: v[train_idx] for k, v in targets.items()},
-        sample_weight=sample_weights(arrays["age"][train_idx], args.child_weight),
+        sample_weight=sample_weights(arrays["age"][train_idx], args.child_weight,
+                                     arrays["domain"][train_idx] if "domain" in arrays else None,
+                                     args.aaf_age_weight),
         validation_data=(_inputs(arrays, design, val_idx), {k: v[val_idx] for k, v in targets.items()}),
         epochs=epochs, batch_size=args.batch_size, verbose=verbose, shuffle=True, callbacks=[
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=args.patience, restore_best_weights=True),
@@ -200,6 +205,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--aaf", type=Path, default=None,
                         help="also train on All-Age-Faces (folder with labels.csv and images/, e.g. DATA_DIR/aaf): "
                              "its train part trains, its validation part validates beside UTKFace's")
+    parser.add_argument("--aaf-age-weight", type=float, default=1.0,
+                        help="weight of the AAF photos' age loss in training (1 = as UTKFace's)")
     parser.add_argument("--aaf-val", type=Path, default=aaf.VAL_LIST,
                         help="AAF validation list (default training/datasets/aaf_val.txt)")
     parser.add_argument("--no-test-split", action="store_true", help="ignore test_split.txt, draw a seeded one")
@@ -284,6 +291,7 @@ def run(args: argparse.Namespace, pipeline=None, settings: TrainerSettings | Non
         mlflow.log_params({"designs": ",".join(designs), "n_train": len(train_idx), "n_val": len(val_idx),
                            "n_test": len(test_idx), "epochs": args.epochs, "cnn_epochs": args.cnn_epochs,
                            "patience": args.patience, "members": args.members, "child_weight": args.child_weight,
+                           "aaf_age_weight": args.aaf_age_weight,
                            "cnn_members": args.cnn_members, "batch_size": args.batch_size,
                            "learning_rate": args.learning_rate, "pixel_size": args.pixel_size, "seed": args.seed,
                            "limit": args.limit, "adult_min_age": agm.ADULT_MIN_AGE,
