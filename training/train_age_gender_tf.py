@@ -102,8 +102,9 @@ def sample_weights(ages: np.ndarray, child_weight: float, domains: np.ndarray | 
                    aaf_age_weight: float = 1.0) -> dict[str, np.ndarray] | None:
     """Per-photo loss weights: children's (0-12) gender loss counts ``child_weight`` times, since a
     child's sex is the hardest call and children are the group that misses the target; AAF photos'
-    age loss counts ``aaf_age_weight`` times (the two sets label age differently: trained on both,
-    UTKFace's children were aged about a year older than before). None when both are 1."""
+    age loss counts ``aaf_age_weight`` times (the two sets label age differently; 0.5 and 0.25 were
+    tried and did not bring UTKFace's children's age error back, see docs/training.md). None when
+    both are 1."""
     if child_weight == 1.0 and aaf_age_weight == 1.0:
         return None
     child = np.asarray(ages) < agm.ADULT_MIN_AGE
