@@ -11,6 +11,7 @@ import mlflow
 import numpy as np
 import pytest
 
+from tests.conftest import DATA_DIR as ROOT_DATA
 from training.age_gender import prepare, utk
 
 pytestmark = pytest.mark.slow
@@ -105,3 +106,57 @@ def test_unknown_design_is_a_clear_error(tmp_path):
     assert usage.value.code == 2
     with pytest.raises(ValueError, match="unknown design"):
         trainer.run(trainer.parse_args(["--designs", "resnet"]), pipeline=object())
+
+
+@pytest.fixture(scope="module")
+def tiny_aaf_run(tiny_run, pipeline, data_dir):
+    """The same UTKFace photos plus a seeded 24 of All-Age-Faces (``--aaf``), one ``features`` member."""
+    from training import train_age_gender_tf as trainer
+
+    _, settings, src, tmp = tiny_run
+    result = trainer.train(limit=24, epochs=2, designs="features", patience=1, pipeline=pipeline, settings=settings,
+                           src=src, batch_size=8, members=1, aaf=data_dir / "aaf", register=False)
+    return result, settings
+
+
+def test_aaf_joins_training_and_validation_not_test(tiny_aaf_run, tiny_run):
+    from training.age_gender import aaf
+
+    result, settings = tiny_aaf_run
+    params = result["params"]
+    n_train_aaf, n_val_aaf = int(params["n_train_aaf"]), int(params["n_val_aaf"])
+    assert n_train_aaf > 0 and n_val_aaf > 0 and n_train_aaf + n_val_aaf == 24
+    assert int(params["n_test"]) == int(tiny_run[0]["params"]["n_test"])  # the test split stays UTKFace's
+    assert int(params["n_val"]) == int(tiny_run[0]["params"]["n_val"]) + n_val_aaf
+    assert params["aaf_val_list"] == aaf.VAL_LIST.name and int(params["aaf_n_images"]) == 24
+    by_set = result["designs"]["features"]["val_by_set"]
+    assert set(by_set) == {"utkface", "aaf"}
+    from training.train_age_gender_tf import domain_scores
+    assert result["designs"]["features"]["score"] == pytest.approx(domain_scores(by_set))
+    client = mlflow.MlflowClient(settings.mlflow_tracking_uri)
+    run = client.get_run(result["run_id"])
+    assert np.isfinite(run.data.metrics["val_aaf_age_mae"]) and np.isfinite(run.data.metrics["val_utkface_gender_acc"])
+    contexts = {d.dataset.name: [t.value for t in d.tags if t.key == "mlflow.data.context"]
+                for d in run.inputs.dataset_inputs}
+    assert contexts["aaf/images"] == ["aaf"] and sorted(sum(contexts.values(), [])) == ["aaf", "training"]
+    model = mlflow.pyfunc.load_model(result["model_uri"])
+    assert model.metadata.metadata["trained_on"] == "utkface+aaf"
+
+
+def test_aaf_cli_error_before_any_work(tmp_path):
+    from training import train_age_gender_tf as trainer
+
+    assert trainer.main(["--src", str(tmp_path), "--aaf", str(tmp_path / "no-aaf")]) == 2
+    assert trainer.main(["--src", str(tmp_path), "--aaf", str(ROOT_DATA / "aaf"),
+                         "--aaf-val", str(tmp_path / "missing.txt")]) == 2
+
+
+def test_sample_weights_children_gender_and_aaf_age():
+    from training.train_age_gender_tf import parse_args, sample_weights
+
+    weights = sample_weights(np.array([2, 12, 13, 40]), 3.0)
+    assert weights["gender"].tolist() == [3.0, 3.0, 1.0, 1.0] and weights["age"].tolist() == [1.0] * 4
+    assert sample_weights(np.array([2, 40]), 1.0) is None
+    mixed = sample_weights(np.array([2, 30, 30]), 1.0, np.array(["utkface", "aaf", "utkface"]), aaf_age_weight=0.5)
+    assert mixed["age"].tolist() == [1.0, 0.5, 1.0] and mixed["gender"].tolist() == [1.0] * 3
+    assert parse_args([]).child_weight == 1.0 and parse_args(["--child-weight", "2"]).child_weight == 2.0

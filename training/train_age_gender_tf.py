@@ -7,7 +7,12 @@ error / 10 %: both targets weigh the same), reports it on the test split (the fi
 ``test_split.txt``, never used for training or choosing) and logs everything to MLflow: a parent
 run with the dataset, git commit, the winner's test metrics, plots and the pyfunc model
 (registered as ``age-gender``, never promoted here) and one nested run per design with its
-parameters, per-epoch metrics and validation metrics."""
+parameters, per-epoch metrics and validation metrics.
+
+With ``--aaf DIR`` the All-Age-Faces photos join in (:mod:`training.age_gender.aaf`): its train part
+trains beside UTKFace's, its committed validation part validates beside UTKFace's (early stopping
+on both; the design is chosen on the mean of the two sets' selection scores, so neither domain
+dominates by size), and the test split stays UTKFace's fixed one, never used for any choice."""
 
 from __future__ import annotations
 
@@ -24,8 +29,8 @@ import numpy as np
 
 from model_registry.names import AGE_GENDER
 
+from .age_gender import aaf, models, prepare, utk
 from .age_gender import metrics as agm
-from .age_gender import models, prepare, utk
 from .config import TrainerSettings
 
 log = logging.getLogger(__name__)
@@ -38,6 +43,12 @@ TARGET_GENDER_ERROR = 0.10
 def selection_score(val: dict) -> float:
     """Lower is better: each target's share, so an age MAE at target and a gender error at target both count 1."""
     return val["age_mae"] / TARGET_AGE_MAE + (1.0 - val["gender_acc"]) / TARGET_GENDER_ERROR
+
+
+def domain_scores(per_domain: dict[str, dict]) -> float:
+    """The selection score over several validation sets: the mean of each set's
+    :func:`selection_score`, so a small second domain weighs as much as UTKFace."""
+    return float(np.mean([selection_score(val) for val in per_domain.values()]))
 
 
 def _mlflow_epoch_callback(prefix: str = ""):
@@ -70,6 +81,13 @@ def evaluate(model, arrays: dict, design: str, index: np.ndarray) -> tuple[dict,
     return (agm.all_metrics(arrays["age"][index], arrays["gender"][index], age, pred_gender), age, pred_gender)
 
 
+def evaluate_domains(model, arrays: dict, design: str, val_idx: np.ndarray) -> dict[str, dict]:
+    """Validation metrics per data set (``arrays["domain"]``): ``{"utkface": {...}, "aaf": {...}}``."""
+    domains = arrays["domain"][val_idx]
+    return {name: evaluate(model, arrays, design, val_idx[domains == name])[0]
+            for name in dict.fromkeys(domains.tolist())}
+
+
 def members_of(design: str, args) -> int:
     """How many seeds a design is trained with: ``--members`` for the designs without pixels (tens
     of seconds each), ``--cnn-members`` for those with (many minutes each)."""
@@ -81,6 +99,21 @@ def design_stats(design: str, arrays: dict, train_idx: np.ndarray) -> tuple[np.n
     if "features" not in models.design_inputs(design):
         return None
     return models.feature_stats(arrays["embedding"][train_idx], arrays["features"][train_idx])
+
+
+def sample_weights(ages: np.ndarray, child_weight: float, domains: np.ndarray | None = None,
+                   aaf_age_weight: float = 1.0) -> dict[str, np.ndarray] | None:
+    """Per-photo loss weights: children's (0-12) gender loss counts ``child_weight`` times, since a
+    child's sex is the hardest call and children are the group that misses the target; AAF photos'
+    age loss counts ``aaf_age_weight`` times (the two sets label age differently; 0.5 and 0.25 were
+    tried and did not bring UTKFace's children's age error back, see docs/training.md). None when
+    both are 1."""
+    if child_weight == 1.0 and aaf_age_weight == 1.0:
+        return None
+    child = np.asarray(ages) < agm.ADULT_MIN_AGE
+    from_aaf = np.zeros(len(ages), bool) if domains is None else np.asarray(domains) == "aaf"
+    return {"age": np.where(from_aaf, aaf_age_weight, 1.0).astype(np.float32),
+            "gender": np.where(child, child_weight, 1.0).astype(np.float32)}
 
 
 def fit_member(design: str, arrays: dict, train_idx: np.ndarray, val_idx: np.ndarray, args, *, seed: int,
@@ -97,6 +130,9 @@ def fit_member(design: str, arrays: dict, train_idx: np.ndarray, val_idx: np.nda
     targets = {"age": arrays["age"].reshape(-1, 1), "gender": arrays["gender"].reshape(-1, 1)}
     history = model.fit(
         _inputs(arrays, design, train_idx), {k: v[train_idx] for k, v in targets.items()},
+        sample_weight=sample_weights(arrays["age"][train_idx], args.child_weight,
+                                     arrays["domain"][train_idx] if "domain" in arrays else None,
+                                     args.aaf_age_weight),
         validation_data=(_inputs(arrays, design, val_idx), {k: v[val_idx] for k, v in targets.items()}),
         epochs=epochs, batch_size=args.batch_size, verbose=verbose, shuffle=True, callbacks=[
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=args.patience, restore_best_weights=True),
@@ -144,6 +180,16 @@ def _manifest_rows(args, pipeline, settings: TrainerSettings) -> tuple[list[dict
     return prepare.read_manifest(summary["manifest"]), src, Path(summary["cache"])
 
 
+def concat_arrays(parts: list[dict[str, np.ndarray]], names: list[str]) -> dict[str, np.ndarray]:
+    """Arrays of several data sets end to end, with ``domain`` saying which set each photo is from."""
+    out = {}
+    for key in parts[0]:
+        values = [part[key] for part in parts]
+        out[key] = None if any(v is None for v in values) else np.concatenate(values)
+    out["domain"] = np.concatenate([np.full(len(part["age"]), name) for part, name in zip(parts, names)])
+    return out
+
+
 def positive_int(text: str) -> int:
     """An argparse type: a whole number of at least 1, or a one-line usage error."""
     value = int(text) if text.strip().isdigit() else 0
@@ -161,12 +207,16 @@ class AgeGenderConfig:
     manifest: Path | None = None
     limit: int | None = None
     no_test_split: bool = False
+    aaf: Path | None = None  # All-Age-Faces folder: its train part trains, its validation part validates
+    aaf_age_weight: float = 1.0
+    aaf_val: Path = aaf.VAL_LIST
     designs: str = "embedding,features,features_cnn"
     epochs: int = 150
     cnn_epochs: int = 30
     members: int = 5
     cnn_members: int = 1
     patience: int = 8
+    child_weight: float = 1.0
     batch_size: int = 64
     learning_rate: float = 1e-3
     pixel_size: int = 64
@@ -189,7 +239,14 @@ def parse_args(argv: list[str] | None = None) -> AgeGenderConfig:
                         help="UTKFace folder (default DATA_DIR/utkface/crop_part1)")
     parser.add_argument("--manifest", type=Path, default=None,
                         help="manifest.csv from scripts.prepare_utk_face (default: prepare --src, cached)")
-    parser.add_argument("--limit", type=int, default=None, help="use only N photos (small runs)")
+    parser.add_argument("--limit", type=int, default=None, help="use only N photos (small runs; N of AAF too)")
+    parser.add_argument("--aaf", type=Path, default=None,
+                        help="also train on All-Age-Faces (folder with labels.csv and images/, e.g. DATA_DIR/aaf): "
+                             "its train part trains, its validation part validates beside UTKFace's")
+    parser.add_argument("--aaf-age-weight", type=float, default=d.aaf_age_weight,
+                        help="weight of the AAF photos' age loss in training (1 = as UTKFace's)")
+    parser.add_argument("--aaf-val", type=Path, default=d.aaf_val,
+                        help="AAF validation list (default training/datasets/aaf_val.txt)")
     parser.add_argument("--no-test-split", action="store_true", help="ignore test_split.txt, draw a seeded one")
     parser.add_argument("--designs", default=d.designs,
                         help=f"comma-separated designs to compare ({', '.join(models.DESIGNS)})")
@@ -202,6 +259,8 @@ def parse_args(argv: list[str] | None = None) -> AgeGenderConfig:
     parser.add_argument("--cnn-members", type=positive_int, default=d.cnn_members,
                         help="seeds averaged per design with pixels (each costs many minutes on a CPU)")
     parser.add_argument("--patience", type=int, default=d.patience, help="early stopping patience (epochs)")
+    parser.add_argument("--child-weight", type=float, default=d.child_weight,
+                        help="weight of children's (0-12) gender loss in training (class balance; 1 = none)")
     parser.add_argument("--batch-size", type=int, default=d.batch_size)
     parser.add_argument("--learning-rate", type=float, default=d.learning_rate)
     parser.add_argument("--pixel-size", type=int, default=d.pixel_size, help="crop side the pixel designs see")
@@ -234,7 +293,12 @@ def run(args: AgeGenderConfig, pipeline=None, settings: TrainerSettings | None =
             raise ValueError(f"unknown design {design!r} (choose from {', '.join(models.DESIGNS)})")
     pipeline = pipeline or default_pipeline()
     rows, src, cache = _manifest_rows(args, pipeline, settings)
-    split = np.array([row["split"] for row in rows])
+    aaf_rows, aaf_cache = [], None
+    if args.aaf is not None:
+        aaf_rows, aaf_cache, aaf_summary = aaf.prepare(pipeline, args.aaf, settings.resolved_cache_dir(), args.aaf_val,
+                                                       limit=args.limit, progress=args.verbose > 0)
+        log.info("AAF: %s", json.dumps({k: aaf_summary[k] for k in ("images", "splits", "detect_status")}))
+    split = np.array([row["split"] for row in rows + aaf_rows])
     train_idx, val_idx, test_idx = (np.flatnonzero(split == s) for s in ("train", "val", "test"))
     if len(train_idx) == 0 or len(val_idx) == 0 or len(test_idx) == 0:
         raise ValueError(f"need train, val and test photos, got {len(train_idx)}/{len(val_idx)}/{len(test_idx)}")
@@ -242,8 +306,12 @@ def run(args: AgeGenderConfig, pipeline=None, settings: TrainerSettings | None =
     needs_features = any("features" in models.design_inputs(d) for d in designs)
     if needs_features:
         prepare.add_features(pipeline, cache, [row["file"] for row in rows], progress=args.verbose > 0)
-    arrays = prepare.load_arrays(rows, cache, pixel_size=args.pixel_size if needs_pixels else None,
-                                 features=needs_features)
+    pixel_size = args.pixel_size if needs_pixels else None
+    parts = [prepare.load_arrays(rows, cache, pixel_size=pixel_size, features=needs_features)]
+    if aaf_rows:
+        prepare.add_features(pipeline, aaf_cache, [row["file"] for row in aaf_rows], progress=args.verbose > 0)
+        parts.append(prepare.load_arrays(aaf_rows, aaf_cache, pixel_size=pixel_size, features=needs_features))
+    arrays = concat_arrays(parts, ["utkface", "aaf"][: len(parts)])
     crops160 = prepare.load_arrays(rows[:2], cache, pixel_size=160, features=needs_features)
 
     configure_mlflow(settings)
@@ -253,9 +321,16 @@ def run(args: AgeGenderConfig, pipeline=None, settings: TrainerSettings | None =
         mlflow.set_tags({"model_name": MODEL_NAME, "designs": ",".join(designs)})
         log_git_commit()
         log_dataset_info(dataset_info(src, [row["file"] for row in rows]))
+        if aaf_rows:
+            log_dataset_info(dataset_info(aaf.images_dir(args.aaf), [row["file"] for row in aaf_rows]), prefix="aaf")
+            mlflow.log_params({"aaf_val_list": Path(args.aaf_val).name,
+                               "n_train_aaf": sum(row["split"] == "train" for row in aaf_rows),
+                               "n_val_aaf": sum(row["split"] == "val" for row in aaf_rows),
+                               "selection": "mean of the UTKFace and AAF validation selection scores"})
         mlflow.log_params({"designs": ",".join(designs), "n_train": len(train_idx), "n_val": len(val_idx),
                            "n_test": len(test_idx), "epochs": args.epochs, "cnn_epochs": args.cnn_epochs,
-                           "patience": args.patience, "members": args.members,
+                           "patience": args.patience, "members": args.members, "child_weight": args.child_weight,
+                           "aaf_age_weight": args.aaf_age_weight,
                            "cnn_members": args.cnn_members, "batch_size": args.batch_size,
                            "learning_rate": args.learning_rate, "pixel_size": args.pixel_size, "seed": args.seed,
                            "limit": args.limit, "adult_min_age": agm.ADULT_MIN_AGE,
@@ -272,12 +347,18 @@ def run(args: AgeGenderConfig, pipeline=None, settings: TrainerSettings | None =
                 log.info("training design %s on %d photos (validation %d)", design, len(train_idx), len(val_idx))
                 model, history, seconds = fit_design(design, arrays, train_idx, val_idx, args, args.verbose)
                 val, _, _ = evaluate(model, arrays, design, val_idx)
-                score = selection_score(val)
+                per_domain = evaluate_domains(model, arrays, design, val_idx)
+                score = domain_scores(per_domain) if len(per_domain) > 1 else selection_score(val)
                 mlflow.log_metrics({**{f"val_{k}": v for k, v in val.items()}, "val_selection_score": score,
                                     "train_seconds": seconds, "epochs_run": len(history.get("loss", []))})
+                if len(per_domain) > 1:
+                    mlflow.log_metrics({f"val_{name}_{k}": v for name, m in per_domain.items()
+                                        for k, v in m.items()})
                 trained[design] = model
                 results[design] = {"run_id": child.info.run_id, "val": val, "score": score, "seconds": seconds,
                                    "epochs": len(history.get("loss", []))}
+                if len(per_domain) > 1:
+                    results[design]["val_by_set"] = per_domain
                 log.info("design %s: val age MAE %.2f, gender acc %.3f, score %.3f (%.0f s)",
                          design, val["age_mae"], val["gender_acc"], score, seconds)
         winner = min(results, key=lambda d: results[d]["score"])
@@ -295,6 +376,10 @@ def run(args: AgeGenderConfig, pipeline=None, settings: TrainerSettings | None =
         test, age_pred, gender_pred = evaluate(model, arrays, winner, test_idx)
         mlflow.log_metrics({f"test_{k}": v for k, v in test.items()})
         mlflow.log_metrics({f"val_{k}": v for k, v in results[winner]["val"].items()})
+        if "val_by_set" in results[winner]:
+            mlflow.log_metrics({f"val_{name}_{k}": v for name, m in results[winner]["val_by_set"].items()
+                                for k, v in m.items()})
+        metadata_sets = ["utkface", "aaf"] if aaf_rows else ["utkface"]
         with tempfile.TemporaryDirectory() as tmp:
             report = Path(tmp)
             agm.plot_confusion(arrays["gender"][test_idx], gender_pred, arrays["age"][test_idx],
@@ -302,14 +387,15 @@ def run(args: AgeGenderConfig, pipeline=None, settings: TrainerSettings | None =
             agm.plot_age_errors(arrays["age"][test_idx], age_pred, report / "age_errors.png",
                                 title=f"age, test split ({winner})")
             (report / "metrics.json").write_text(json.dumps(
-                {"winner": winner, "decision": margin, "test": test,
+                {"winner": winner, "decision": margin, "trained_on": metadata_sets, "test": test,
                  "designs": {d: {k: v for k, v in r.items() if k != "run_id"} for d, r in results.items()}},
                 indent=2))
             mlflow.log_artifacts(tmp, artifact_path="report")
         config = {"design": winner, "inputs": list(models.design_inputs(winner)), "pixel_size": args.pixel_size,
                   "feature_dim": int(pipeline.embedder.feature_dim), "adult_min_age": agm.ADULT_MIN_AGE}
         metadata = {"kind": "age-gender", "design": winner, "embedder": pipeline.embedder.attribute_version,
-                    "test_age_mae": test["age_mae"], "test_gender_acc": test["gender_acc"]}
+                    "test_age_mae": test["age_mae"], "test_gender_acc": test["gender_acc"],
+                    "trained_on": "+".join(metadata_sets)}
         from model_registry import pyfunc
 
         example = pyfunc.input_example(
@@ -379,6 +465,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.manifest is None and not Path(args.src).is_dir():
         print(f"error: {args.src} is not a folder (set DATA_DIR or --src)", file=sys.stderr)
         return 2
+    if args.aaf is not None:
+        try:  # before any photo is prepared: a wrong folder or list is a one-line error, not a late crash
+            aaf.split_labels(aaf.read_labels(args.aaf), aaf.read_val_list(args.aaf_val))
+        except aaf.AafDataError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     try:
         result = run(args)
     except (ValueError, FileNotFoundError) as exc:

@@ -54,8 +54,10 @@ def cache_key(pipeline) -> str:
     return f"{slug}-{hashlib.sha256(version.encode()).hexdigest()[:10]}"
 
 
-def cache_folder(cache_root: Path, pipeline) -> Path:
-    return Path(cache_root) / "utkface" / cache_key(pipeline)
+def cache_folder(cache_root: Path, pipeline, dataset: str = "utkface") -> Path:
+    """Where one data set's prepared photos are cached (``<cache>/<dataset>/<embedder-key>``): one
+    folder per set, so file names of two sets never meet."""
+    return Path(cache_root) / dataset / cache_key(pipeline)
 
 
 def _largest(faces):
