@@ -101,8 +101,8 @@ def load_ours(model_uri: str):
 def run_ours(model_uri: str, src: Path, labels, model=None, dataset: str = "utkface") -> dict:
     """Our model on ``labels``' photos in ``src`` with the inputs the API would give it (prepared
     and cached per ``dataset`` like the trainer's)."""
-    from model_registry.inputs import select_inputs
     from face_pipeline import FacePipeline, PipelineSettings
+    from model_registry.inputs import select_inputs
     from training.age_gender import prepare
     from training.config import TrainerSettings
 
