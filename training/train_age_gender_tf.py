@@ -34,6 +34,7 @@ from .age_gender import metrics as agm
 from .config import TrainerSettings
 
 log = logging.getLogger(__name__)
+AAF_VAL_LIST = aaf.VAL_LIST  # the class below has a field named aaf
 MODEL_NAME = AGE_GENDER
 EXPERIMENT = "age-gender"
 TARGET_AGE_MAE = 5.5
@@ -209,7 +210,7 @@ class AgeGenderConfig:
     no_test_split: bool = False
     aaf: Path | None = None  # All-Age-Faces folder: its train part trains, its validation part validates
     aaf_age_weight: float = 1.0
-    aaf_val: Path = aaf.VAL_LIST
+    aaf_val: Path = AAF_VAL_LIST
     designs: str = "embedding,features,features_cnn"
     epochs: int = 150
     cnn_epochs: int = 30
