@@ -178,7 +178,7 @@ def start_server(url: str, snapshot_dir: Path, log: Path) -> tuple[subprocess.Po
     key = make_key(url, "read")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "DATABASE_URL": url,
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "DATABASE_URL": url,
            "GALLERY_ENGINE": "memory", "GALLERY_SNAPSHOT_DIR": str(snapshot_dir), "MODEL_SOURCE": "packaged",
            "API_KEYS_ENABLED": "true", "RATE_LIMIT_ENABLED": "false"}
     command = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port),

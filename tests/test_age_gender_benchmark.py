@@ -178,7 +178,7 @@ def test_aaf_errors(tmp_path):
 
 
 def test_aaf_cli_check_and_errors(tmp_path, data_dir):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = dict(os.environ)
     def cli(*args):
         return subprocess.run([sys.executable, "-m", "training.age_gender.aaf", *args], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=60)
@@ -211,7 +211,7 @@ def _bench_small(tmp_path, *extra) -> dict:
     (real photos, real pipeline, a private cache), its report as a dict."""
     import json
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
            "TRAINER_CACHE_DIR": str(tmp_path / "cache")}
     out = tmp_path / "r.json"
     proc = subprocess.run([sys.executable, "-m", "benchmarks.age_gender", "--model-uri",
