@@ -9,12 +9,13 @@ import sys
 
 from model_registry.cli import bootstrap
 from model_registry.cli.bootstrap import BASELINE_DIR, BOOTSTRAP_MODELS, baseline_names
+from model_registry.cli.common import single_command
 
 __all__ = ["BASELINE_DIR", "BOOTSTRAP_MODELS", "baseline_names", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    return bootstrap.main(argv, prog="python -m scripts.bootstrap_registry", doc=__doc__)
+    return single_command(bootstrap, argv, prog="python -m scripts.bootstrap_registry", doc=__doc__)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,11 @@ from __future__ import annotations
 import sys
 
 from model_registry.cli import check
+from model_registry.cli.common import single_command
 
 
 def main(argv: list[str] | None = None) -> int:
-    return check.main(argv, prog="python -m scripts.check_models", doc=__doc__)
+    return single_command(check, argv, prog="python -m scripts.check_models", doc=__doc__)
 
 
 if __name__ == "__main__":

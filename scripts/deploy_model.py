@@ -7,10 +7,11 @@ from __future__ import annotations
 import sys
 
 from model_registry.cli import deploy
+from model_registry.cli.common import single_command
 
 
 def main(argv: list[str] | None = None) -> int:
-    return deploy.main(argv, prog="python -m scripts.deploy_model", doc=__doc__)
+    return single_command(deploy, argv, prog="python -m scripts.deploy_model", doc=__doc__)
 
 
 if __name__ == "__main__":

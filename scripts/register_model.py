@@ -7,10 +7,11 @@ from __future__ import annotations
 import sys
 
 from model_registry.cli import register
+from model_registry.cli.common import single_command
 
 
 def main(argv: list[str] | None = None) -> int:
-    return register.main(argv, prog="python -m scripts.register_model", doc=__doc__)
+    return single_command(register, argv, prog="python -m scripts.register_model", doc=__doc__)
 
 
 if __name__ == "__main__":

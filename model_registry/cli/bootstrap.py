@@ -27,8 +27,6 @@ from model_registry.errors import RegistryError
 from model_registry.names import AGE_GENDER, MODEL_NAMES, PRODUCTION, RECOGNITION, VERIFIER
 from model_registry.tracking import ROOT, connect, tracking_uri
 
-from .common import run_cli
-
 BASELINE_DIR = ROOT / "models" / "baseline"
 BOOTSTRAP_MODELS = MODEL_NAMES
 
@@ -220,11 +218,3 @@ def run(args: argparse.Namespace) -> int:
         raise RegistryError("nothing could be registered: no face data under DATA_DIR and no baseline models")
     return 0
 
-
-def main(argv: list[str] | None = None, prog: str = "python -m scripts.bootstrap_registry",
-         doc: str | None = None) -> int:
-    doc = doc or __doc__
-    parser = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    return run_cli(lambda: run(args))

@@ -10,7 +10,7 @@ from model_registry import registry as reg
 from model_registry.names import HEADLINE_METRICS
 from model_registry.tracking import connect, tracking_uri
 
-from .common import format_table, run_cli
+from .common import format_table
 
 HELP = "every registered model: versions, aliases, headline metrics"
 
@@ -44,10 +44,3 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(rows, ["model", "version", "aliases", "created (UTC)", "headline metrics"]))
     return 0
 
-
-def main(argv: list[str] | None = None, prog: str = "python -m scripts.check_models", doc: str | None = None) -> int:
-    doc = doc or __doc__
-    parser = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    return run_cli(lambda: run(args))

@@ -3,8 +3,10 @@ and the plain tables they print."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
+from types import ModuleType
 
 from model_registry.errors import RegistryError
 from model_registry.tracking import tracking_uri
@@ -26,6 +28,15 @@ def run_cli(body: Callable[[], int | None]) -> int:
         print(f"error: {type(exc).__name__}: {message[:500]}" if "unreachable" not in message
               else f"error: {message}", file=sys.stderr)
     return 2
+
+
+def single_command(command: ModuleType, argv: list[str] | None, prog: str, doc: str) -> int:
+    """A one-command door (a seed-named script) to a command module with ``add_arguments`` and ``run``:
+    the same arguments as its ``python -m model_registry`` subcommand, under the script's own name."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
+    command.add_arguments(parser)
+    args = parser.parse_args(argv)
+    return run_cli(lambda: command.run(args))
 
 
 def format_table(rows: list[list[str]], header: list[str]) -> str:

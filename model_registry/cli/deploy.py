@@ -16,8 +16,6 @@ from model_registry import gate
 from model_registry import registry as reg
 from model_registry.tracking import connect, tracking_uri
 
-from .common import run_cli
-
 HELP = "promote each model's best version through the gate (fixed evaluation sets, noise rule)"
 
 
@@ -50,10 +48,3 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name}: promoted v{decision.version}: {decision.reason}")
     return 0
 
-
-def main(argv: list[str] | None = None, prog: str = "python -m scripts.deploy_model", doc: str | None = None) -> int:
-    doc = doc or __doc__
-    parser = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    return run_cli(lambda: run(args))

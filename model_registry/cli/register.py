@@ -11,8 +11,6 @@ import argparse
 from model_registry import registry as reg
 from model_registry.tracking import connect
 
-from .common import run_cli
-
 HELP = "register a training run as a new version (not promoted)"
 
 
@@ -35,10 +33,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.name}: registered run {run.info.run_id} as version {version} (not promoted)")
     return 0
 
-
-def main(argv: list[str] | None = None, prog: str = "python -m scripts.register_model", doc: str | None = None) -> int:
-    doc = doc or __doc__
-    parser = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    return run_cli(lambda: run(args))
