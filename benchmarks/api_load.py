@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import shlex
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from .processes import stop_group
+from .processes import free_port, stop_group
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("DATA_DIR", ROOT.parent / "shared" / "data"))
@@ -49,11 +48,6 @@ def padded_photo(path: Path, size: tuple[int, int] = (640, 480)) -> bytes:
     canvas.save(buffer, format="JPEG", quality=92)
     return buffer.getvalue()
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_ready(base: str, process: subprocess.Popen, timeout: float = 300.0, headers: dict | None = None) -> dict:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pymysql
 
+from .processes import free_port
+
 
 def ensure_database(url: str) -> None:
     """``CREATE DATABASE IF NOT EXISTS`` for a MySQL/MariaDB SQLAlchemy URL (anything else: nothing),
@@ -72,14 +74,6 @@ def available() -> bool:
     """Whether ``mariadbd`` and ``mariadb-install-db`` are on PATH."""
     return bool(shutil.which("mariadbd") and shutil.which("mariadb-install-db"))
 
-
-def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class PrivateMariaDB:

@@ -6,7 +6,6 @@ exactly what a deployment answers."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,12 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from api.security import create_key
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from benchmarks.processes import free_port
 
 
 @contextmanager

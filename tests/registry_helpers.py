@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,16 +13,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from benchmarks.processes import stop_group
+from benchmarks.processes import free_port, stop_group
 
 ROOT = Path(__file__).resolve().parents[1]
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root"}
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def closed_port_url() -> str:

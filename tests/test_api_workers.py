@@ -4,7 +4,6 @@ its next request, and concurrent registrations and analyses lose nothing."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from benchmarks.processes import stop_group
+from benchmarks.processes import free_port, stop_group
 from tests.conftest import lfw_image
 
 pytestmark = pytest.mark.slow
@@ -26,11 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 def photo(name: str, index: int) -> bytes:
     return lfw_image(name, index).read_bytes()
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def on_fresh_connection(base: str, method: str, path: str, **kwargs) -> tuple[int, httpx.Response]:

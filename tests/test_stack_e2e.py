@@ -15,17 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.processes import free_port
 from scripts import stack
 
 ROOT = Path(__file__).resolve().parents[1]
 PERSON = "Colin_Powell"
 pytestmark = pytest.mark.slow
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def refused(port: int) -> bool:
