@@ -116,11 +116,17 @@ def test_smoke_client_checks_health_and_analyses_a_photo(api):
 def test_metrics_add_up_both_workers(api):
     base = api["base"]
     before = samples(base)
-    pids = {on_fresh_connection(base, "GET", "/healthz")[0] for _ in range(12)}
-    assert len(pids) == 2, "the requests should reach both workers"
+    # The kernel hands each new connection to whichever worker wakes first, so on a busy machine one
+    # worker can win a dozen in a row (seen in CI): keep opening connections until both have answered.
+    pids: set[int] = set()
+    sent = 0
+    while sent < 12 or (len(pids) < 2 and sent < 200):
+        pids.add(on_fresh_connection(base, "GET", "/healthz")[0])
+        sent += 1
+    assert len(pids) == 2, f"{sent} fresh connections should reach both workers"
     after = samples(base)
     label = {"route": "/healthz", "method": "GET", "status": "200"}
-    assert total(after, "face_api_requests_total", **label) - total(before, "face_api_requests_total", **label) == 12
+    assert total(after, "face_api_requests_total", **label) - total(before, "face_api_requests_total", **label) == sent
 
     assert total(after, "face_api_request_errors_total", route="/stats", status="401") >= 2
     assert total(after, "face_api_request_duration_seconds_count", route="/verify") >= 6
