@@ -21,7 +21,7 @@ from api.services.vectors import normalize_rows, to_bytes
 from tests.conftest import lfw_image
 
 DIM = 640
-ENGINES = ["memory", "memory-hnsw", "milvus"]
+ENGINES = ["memory", "memory-hnsw", "memory-hnsw-i8", "milvus"]
 
 
 @pytest.fixture
@@ -36,7 +36,8 @@ def settings_for(kind: str, folder: Path) -> ApiSettings:
     return ApiSettings(
         database_url=f"sqlite:///{folder / 'unused.db'}",
         gallery_engine="milvus" if kind == "milvus" else "memory",
-        gallery_ann_min_size=1 if kind == "memory-hnsw" else 50_000,
+        gallery_ann_min_size=1 if kind.startswith("memory-hnsw") else 50_000,
+        gallery_hnsw_dtype="i8" if kind.endswith("-i8") else "f16",
         gallery_snapshot_dir=folder / "snapshot",
         gallery_snapshot_seconds=0,
         milvus_uri=str(folder / "gallery.milvus.db"),
@@ -121,6 +122,10 @@ def test_search_is_the_best_face_per_person_and_a_delete_leaves_the_engine(open_
             assert np.allclose([m.similarity for m in matches], np.sort(brute[q])[::-1][:5], atol=1e-5)
         else:
             assert len(set(got) & set(expected)) >= 4
+        if open_gallery.kind.endswith("-i8"):  # int8 candidates, re-scored from SQL's exact vectors
+            assert gallery.index.lossy
+            assert np.allclose([m.similarity for m in matches], [brute[q][ids.index(m.person_id)] for m in matches],
+                               atol=1e-5)
     assert view.best_for_person(ids[3], queries[0]) == pytest.approx(brute[0][3], abs=2e-3)
     assert view.best_for_person(999_999, queries[0]) is None
     assert gallery.current() is view  # no change, no reconcile
@@ -244,3 +249,18 @@ def test_real_faces_are_found_among_distractors_and_forgotten(open_gallery, sess
     assert len(other.index.vectors(np.array(faces))) == 0
     assert len(gallery.current().top_k(probes[:1], 10)[0]) == 10
     assert len(gallery.index.vectors(np.array(faces))) == 0
+
+
+def test_names_come_from_sql_so_a_rename_shows_and_a_vanished_person_is_not_named(open_gallery, sessions):
+    people = synthetic_people(30, seed=5)
+    ids = add_people(sessions, people)
+    view = open_gallery().current()
+    query = people[7][:1]
+    assert view.top_k(query, 1)[0][0].name == "Person 7"
+    with sessions.begin() as session:  # a rename does not change the gallery's vectors (no revision bump)
+        session.get(Person, ids[7]).name = "Renamed Seven"
+    assert view.top_k(query, 1)[0][0].name == "Renamed Seven"
+    with sessions.begin() as session:  # gone from SQL before this process reconciled: never named
+        session.execute(delete(FaceEmbeddingRow).where(FaceEmbeddingRow.person_id == ids[7]))
+        session.execute(delete(Person).where(Person.id == ids[7]))
+    assert ids[7] not in [m.person_id for m in view.top_k(query, 3)[0]]
