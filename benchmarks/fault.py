@@ -91,6 +91,7 @@ class Run:
         self.origin = time.monotonic()
         self.samples: list[Sample] = []
         self.registered: list[str] = []  # acknowledged with 201 during the run
+        self.unanswered: set[str] = set()  # a registration the client gave up on (timeout, dropped connection)
         self.next_person = 1  # 0 is the enrolled probe
         self.running = True
 
@@ -108,8 +109,12 @@ class Run:
         if kind == "register":
             index = 1 + (self.next_person - 1) % (len(self.names) - 1)
             self.next_person += 1
-            return await client.post("/register", files={"file": ("p.jpg", self.photos[index])},
-                                     data={"person_name": self.names[index]}, headers=self.headers)
+            try:
+                return await client.post("/register", files={"file": ("p.jpg", self.photos[index])},
+                                         data={"person_name": self.names[index]}, headers=self.headers)
+            except httpx.HTTPError:
+                self.unanswered.add(self.names[index])
+                raise
         if kind == "ready":
             return await client.get("/ready")
         return await client.post("/verify", files={"file": ("a.jpg", photo), "file2": ("b.jpg", photo)},
@@ -357,6 +362,10 @@ def main(argv: list[str] | None = None) -> int:
     acknowledged = set(before) | set(run.registered)
     lost = sorted(acknowledged - set(after))
     duplicated = sorted(name for name, n in Counter(after).items() if n > 1)
+    # Present but never acknowledged: fine when the client never got an answer (it may have committed
+    # after the client timed out: the client cannot know), a defect when every answer said it failed.
+    unacknowledged = sorted(set(after) - acknowledged)
+    phantom = [name for name in unacknowledged if name not in run.unanswered]
     recoveries = [times.get("recovery_after_sigcont_s"), times.get("recovery_after_restart_s")]
     recovered = all(r is not None and r <= RECOVERY_TARGET_S for r in recoveries) and all(
         (entry["last_failure_after_return_s"] or 0.0) <= RECOVERY_TARGET_S for entry in late.values())
@@ -378,7 +387,9 @@ def main(argv: list[str] | None = None) -> int:
         "after_recovery": late,
         "phases": summary,
         "enrollments": {"before_faults": len(before), "acknowledged_during_run": len(run.registered),
-                        "after": len(after), "lost": lost, "duplicated": duplicated},
+                        "after": len(after), "lost": lost, "duplicated": duplicated,
+                        "committed_without_an_answer": [n for n in unacknowledged if n in run.unanswered],
+                        "committed_though_refused": phantom},
         "load_average": {"start": [round(v, 2) for v in load_start], "end": [round(v, 2) for v in load_end],
                          "cpu_count": os.cpu_count()},
     }
@@ -386,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     args.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     problems = [p for phase in summary.values() for p in phase["problems"]]
     print(json.dumps({k: v for k, v in report.items() if k != "phases"}, indent=2))
-    ok = not problems and recovered and not lost and not duplicated
+    ok = not problems and recovered and not lost and not duplicated and not phantom
     print("fault passed" if ok else f"fault FAILED: {problems[:5]} lost={lost} recovered={recovered}",
           file=sys.stderr)
     return 0 if ok else 1
