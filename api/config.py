@@ -118,7 +118,8 @@ class ApiSettings(BaseSettings):
         50_000, ge=1, description="Faces from which the memory engine searches an HNSW graph instead of every face."
     )
     gallery_hnsw_dtype: Literal["f32", "f16", "i8"] = Field(
-        "f16", description="How the memory engine's HNSW graph stores vectors (f16: half of f32's memory)."
+        "i8", description="How the memory engine's HNSW graph stores vectors (i8: a quarter of f32's memory; "
+        "its candidates are re-scored from SQL's exact vectors, so answers and scores stay exact-ranked; f16: half).")
     )
     gallery_hnsw_connectivity: int = Field(16, ge=4, le=128, description="HNSW neighbours per node (M).")
     gallery_hnsw_expansion_add: int = Field(
