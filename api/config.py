@@ -119,7 +119,7 @@ class ApiSettings(BaseSettings):
     )
     gallery_hnsw_dtype: Literal["f32", "f16", "i8"] = Field(
         "i8", description="How the memory engine's HNSW graph stores vectors (i8: a quarter of f32's memory; "
-        "its candidates are re-scored from SQL's exact vectors, so answers and scores stay exact-ranked; f16: half).")
+        "its candidates are re-scored from SQL's exact vectors, so answers and scores stay exact-ranked; f16: half)."
     )
     gallery_hnsw_connectivity: int = Field(16, ge=4, le=128, description="HNSW neighbours per node (M).")
     gallery_hnsw_expansion_add: int = Field(
