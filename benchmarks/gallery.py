@@ -370,6 +370,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.expansion_add < 1 or min(args.ef_search) < 1:
         parser.error("--expansion-add and --ef-search must be positive")
+    if not 4 <= args.connectivity <= 128:
+        parser.error("--connectivity must be between 4 and 128 (GALLERY_HNSW_CONNECTIVITY's range)")
     faces = load_faces()
     queries = faces["queries"] / np.linalg.norm(faces["queries"], axis=1, keepdims=True)
     queries = queries.astype(np.float32)

@@ -123,15 +123,14 @@ def test_search_is_the_best_face_per_person_and_a_delete_leaves_the_engine(open_
         if open_gallery.kind == "memory":  # exact: the whole ranking, scores to float precision
             assert got == expected
             assert np.allclose([m.similarity for m in matches], np.sort(brute[q])[::-1][:5], atol=1e-5)
-    # An approximate graph may miss a node now and then (CI once saw one of eight top-1s missed on this
-    # 240-face graph, built by two threads): every answer but one must be right, and most neighbours.
-    assert top1_hits >= len(targets) - (0 if open_gallery.kind == "memory" else 1)
-    assert np.mean(overlaps) >= 4
-    for q, matches in enumerate(found):
         if open_gallery.kind.endswith("-i8"):  # int8 candidates, re-scored from SQL's exact vectors
             assert gallery.index.lossy
             assert np.allclose([m.similarity for m in matches], [brute[q][ids.index(m.person_id)] for m in matches],
                                atol=1e-5)
+    # An approximate graph may miss a node now and then (CI once saw one of eight top-1s missed on this
+    # 240-face graph, built by two threads): every answer but one must be right, and most neighbours.
+    assert top1_hits >= len(targets) - (0 if open_gallery.kind == "memory" else 1)
+    assert np.mean(overlaps) >= 4
     assert view.best_for_person(ids[3], queries[0]) == pytest.approx(brute[0][3], abs=2e-3)
     assert view.best_for_person(999_999, queries[0]) is None
     assert gallery.current() is view  # no change, no reconcile

@@ -198,7 +198,8 @@ class HnswIndex(FaceIndex):
     @property
     def lossy(self) -> bool:
         # int8 (usearch scales each unit vector by 127) moves the 10th-best cosine past the 11th too
-        # often: recall@10 0.93 against 0.997 at 30k, and 0.997 again once the top 40 are re-scored.
+        # often: recall@10 0.93 in its own order, 0.996 at 100k once its candidates are re-scored
+        # (api.services.gallery.LOSSY_CANDIDATES).
         return self.dtype == "i8"
 
     def __len__(self) -> int:
