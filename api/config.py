@@ -66,6 +66,11 @@ class ApiSettings(BaseSettings):
         "when MLFLOW_TRACKING_URI is set."
     )
     model_cache_dir: Path = Field(Path("data/model-cache"), description="Local copies of the served model versions.")
+    age_gender_runtime: Literal["openvino", "pyfunc"] = Field(
+        "openvino", description="openvino: the age-gender model's Keras file converted once (in a child "
+        "process) and run without TensorFlow, about 600 MiB less per worker; pyfunc: its MLflow pyfunc "
+        "(Keras on TensorFlow). A version that cannot be converted is served through its pyfunc."
+    )
     model_refresh_seconds: float = Field(
         30.0, ge=0, description="How often the production aliases are checked (0: never)."
     )

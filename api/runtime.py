@@ -38,7 +38,8 @@ def create_served_models(settings: ApiSettings, pipeline: FacePipeline) -> Serve
     return RegistryModels(settings.mlflow_tracking_uri or DEFAULT_TRACKING_URI, cache, settings.model_refresh_seconds,
                           embedder_version=pipeline.embedder.full_version,
                           attribute_embedder_version=pipeline.embedder.attribute_version,
-                          on_recognition_change=lambda: _bump_gallery_revision(settings))
+                          on_recognition_change=lambda: _bump_gallery_revision(settings),
+                          age_gender_runtime=settings.age_gender_runtime)
 
 
 def _bump_gallery_revision(settings: ApiSettings) -> None:

@@ -142,8 +142,11 @@ class CompiledNetwork:
         finally:
             self._requests.put(request)
 
-    def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
-        """Every output of the model for one input batch, copied out of the request's buffers."""
+    def __call__(self, batch: np.ndarray | dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Every output of the model for one input batch (a dict by input name for a model of several
+        inputs), copied out of the request's buffers."""
+        feed = ({name: np.ascontiguousarray(value) for name, value in batch.items()} if isinstance(batch, dict)
+                else {0: np.ascontiguousarray(batch)})
         with self._request() as request:
-            results = request.infer({0: np.ascontiguousarray(batch)})
+            results = request.infer(feed)
             return [np.array(results[output]) for output in self.compiled.outputs]

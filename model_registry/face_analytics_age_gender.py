@@ -41,6 +41,24 @@ def _column(model_input, name: str):
     return None
 
 
+def model_inputs(config: dict, model_input) -> dict[str, np.ndarray]:
+    """The inputs a model of ``config`` (its ``config.json``) reads, shaped and resized as it was
+    trained; shared with the API's OpenVINO runtime of the same model, so both see the same."""
+    inputs = {}
+    for name in config["inputs"]:
+        value = _column(model_input, name)
+        if value is None:
+            raise ValueError(f"the age-gender model needs the input {name!r}")
+        if name == "embedding":
+            value = np.asarray(value, np.float32).reshape(-1, 512)
+        elif name == "features":
+            value = np.asarray(value, np.float32).reshape(-1, int(config["feature_dim"]))
+        else:
+            value = resize_crops(np.asarray(value), int(config["pixel_size"]))
+        inputs[name] = value
+    return inputs
+
+
 def to_frame(age: np.ndarray, p_female: np.ndarray):
     import pandas as pd
 
@@ -61,19 +79,7 @@ class AgeGenderModel(mlflow.pyfunc.PythonModel):
         self.model = keras.saving.load_model(context.artifacts["keras_model"], compile=False)
 
     def model_inputs(self, model_input) -> dict[str, np.ndarray]:
-        inputs = {}
-        for name in self.config["inputs"]:
-            value = _column(model_input, name)
-            if value is None:
-                raise ValueError(f"the age-gender model needs the input {name!r}")
-            if name == "embedding":
-                value = np.asarray(value, np.float32).reshape(-1, 512)
-            elif name == "features":
-                value = np.asarray(value, np.float32).reshape(-1, int(self.config["feature_dim"]))
-            else:
-                value = resize_crops(np.asarray(value), int(self.config["pixel_size"]))
-            inputs[name] = value
-        return inputs
+        return model_inputs(self.config, model_input)
 
     def predict(self, context, model_input, params=None):
         inputs = self.model_inputs(model_input)

@@ -75,7 +75,7 @@ class RegistryModels(ServedModels):
     def __init__(self, tracking_uri: str, cache_dir: Path, refresh_seconds: float = 30.0,
                  embedder_version: str | None = None, attribute_embedder_version: str | None = None,
                  on_recognition_change: Callable[[], None] | None = None,
-                 start_thread: bool = True) -> None:
+                 start_thread: bool = True, age_gender_runtime: str = "openvino") -> None:
         tracking.quiet_client_env(retries=1, timeout=20)
         self.tracking_uri = tracking_uri
         self.cache_dir = Path(cache_dir)
@@ -83,6 +83,7 @@ class RegistryModels(ServedModels):
         self.embedder_version = embedder_version
         self.attribute_embedder_version = attribute_embedder_version or embedder_version
         self.on_recognition_change = on_recognition_change
+        self.age_gender_runtime = age_gender_runtime
         self._models: dict[str, LoadedModel] = {}  # replaced whole, never mutated: readers need no lock
         self._refresh_lock = threading.Lock()
         self._stop = threading.Event()
@@ -148,13 +149,29 @@ class RegistryModels(ServedModels):
     def _load(self, name: str, version: str, path: Path) -> LoadedModel:
         import mlflow.pyfunc
 
-        model = mlflow.pyfunc.load_model(str(path))
+        model = self._age_gender_on_openvino(version, path) if name == AGE_GENDER else None
+        if model is None:
+            model = mlflow.pyfunc.load_model(str(path))
         metadata = dict(getattr(model.metadata, "metadata", None) or {})
         embedder = metadata.get("embedder")
         expected = self.attribute_embedder_version if name == AGE_GENDER else self.embedder_version
         if expected and embedder and embedder != expected:
             raise ValueError(f"trained on embedder {embedder}, the pipeline runs {expected}")
         return LoadedModel(name, version, model, metadata)
+
+    def _age_gender_on_openvino(self, version: str, path: Path):
+        """The age-gender version on OpenVINO (no TensorFlow in this process), or None: the runtime
+        is set to ``pyfunc``, or the version cannot be converted (then its pyfunc serves it)."""
+        if self.age_gender_runtime != "openvino":
+            return None
+        from .age_gender_openvino import OpenVINOAgeGender
+
+        try:
+            return OpenVINOAgeGender(path)
+        except Exception as exc:  # noqa: BLE001 - any failure: serve it the ordinary way, say why
+            log.warning("age-gender version %s runs through its pyfunc (TensorFlow), not OpenVINO: %s: %s",
+                        version, type(exc).__name__, " ".join(str(exc).split())[:300])
+            return None
 
     # --- refreshing ----------------------------------------------------------------------
 
@@ -297,6 +314,7 @@ class RegistryModels(ServedModels):
             "swaps": self.swaps,
             "versions": self.versions(),
             "thresholds": {name: m.threshold for name, m in sorted(models.items())},
+            "runtimes": {name: getattr(m.model, "runtime", "pyfunc") for name, m in sorted(models.items())},
             "errors": self.errors,
         }
 
