@@ -69,7 +69,6 @@ class IRCache:
 
         Returns ``(model, how)`` with ``how`` one of ``"cache"``, ``"built"`` or ``"rebuilt"``
         (a cached copy existed but failed its check)."""
-        import openvino as ov
 
         key = cache_key(source, revision)
         xml, binary, manifest = self.paths(name, key)
@@ -79,7 +78,7 @@ class IRCache:
                 expected = json.loads(manifest.read_text())
                 if expected != {"xml": sha256_of(xml), "bin": sha256_of(binary)}:
                     raise ValueError("files do not match their manifest")
-                return ov.Core().read_model(str(xml)), "cache"
+                return read_unmapped(xml), "cache"
             except Exception as exc:  # noqa: BLE001 - any damage means: do not trust it, rebuild
                 log.warning("OpenVINO cache %s is unusable (%s): rebuilding it", xml.name, exc)
                 how = "rebuilt"
@@ -105,6 +104,20 @@ class IRCache:
             os.replace(tmp_bin, binary)
             os.replace(tmp_xml, xml)
             os.replace(tmp_manifest, manifest)
+
+
+def read_unmapped(xml: Path):
+    """``xml``'s model with its weights read into memory, not mapped from the ``.bin`` file.
+
+    Why: a mapped weights file stays mapped (and resident) as long as the compiled model lives,
+    although the CPU plugin keeps its own, repacked copy of the weights; read instead, the file's
+    copy is freed once the model is compiled. Measured here: the face pipeline's resident memory
+    after five photos 362.8 MiB instead of 424.5 (bfloat16), 427.5 instead of 489.8 (f32)."""
+    import openvino as ov
+
+    core = ov.Core()
+    core.set_property({"ENABLE_MMAP": False})
+    return core.read_model(str(xml))
 
 
 def resolved_precision(precision: str) -> str:

@@ -132,7 +132,6 @@ def convert_facenet():
 
 def load_int8_ir(path: Path = INT8_IR):
     """The committed int8 IR, after checking it against its manifest (never a damaged or foreign file)."""
-    import openvino as ov
 
     manifest_file = path.with_suffix(".json")
     if not (path.is_file() and manifest_file.is_file()):
@@ -146,7 +145,9 @@ def load_int8_ir(path: Path = INT8_IR):
     if manifest.get("source_sha256") != _source_sha256():
         raise ModelFileMissingError("the int8 FaceNet was made from another graph_final.pb: run python -m "
                                     "scripts.quantize_facenet again or set FACE_FACENET_INT8=false")
-    return ov.Core().read_model(str(path))
+    from ..openvino_cache import read_unmapped
+
+    return read_unmapped(path)
 
 
 def _source_sha256() -> str:
