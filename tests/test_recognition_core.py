@@ -4,6 +4,7 @@ OpenVINO against OpenCV's own FaceRecognizerSF, the fused descriptor, and the IR
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -138,6 +139,19 @@ def test_pipeline_reuses_the_cache_across_instances(tmp_path):
     assert first.embedder.cache_state == "built" and second.embedder.cache_state == "cache"
     image = first.load(lfw_image("Tony_Blair", 3))
     np.testing.assert_allclose(first.process(image)[0].embedding, second.process(image)[0].embedding, atol=1e-6)
+
+
+def test_a_cached_ir_is_read_not_mapped(tmp_path):
+    """The weights file of a cached IR is not left mapped once the model is compiled (it stayed
+    resident beside the plugin's own copy of the weights)."""
+    settings = PipelineSettings(model_cache_dir=tmp_path, embedder="sface")
+    FacePipeline(settings)
+    cached = FacePipeline(settings)
+    assert cached.embedder.cache_state == "cache"
+    binary = str(next(tmp_path.glob("sface-*.bin")))
+    assert binary not in Path("/proc/self/maps").read_text()
+    image = cached.load(lfw_image("Tony_Blair", 3))
+    assert cached.process(image)[0].embedding.shape == (128,)
 
 
 def test_open_set_threshold_tightens_with_gallery_size():
