@@ -111,8 +111,8 @@ def read_unmapped(xml: Path):
 
     Why: a mapped weights file stays mapped (and resident) as long as the compiled model lives,
     although the CPU plugin keeps its own, repacked copy of the weights; read instead, the file's
-    copy is freed once the model is compiled. Measured here: the face pipeline's resident memory
-    after five photos 362.8 MiB instead of 424.5 (bfloat16), 427.5 instead of 489.8 (f32)."""
+    copy is freed once the model is compiled: the face pipeline holds about 62 MiB less, in bfloat16
+    and in f32 (``reports/pipeline_memory.json``, ``python -m benchmarks.pipeline_memory``)."""
     import openvino as ov
 
     core = ov.Core()
