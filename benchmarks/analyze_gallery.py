@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         body = run(args.sizes, args.data, args.rounds, args.enrolled, args.strangers, folder, reuse)
     report = {
         "benchmark": "POST /analyze over HTTP, large gallery vs the smallest (memory engine, one uvicorn worker each)",
-        "command": "nice -n 10 python -m benchmarks.analyze_gallery "
+        "command": (f"nice -n {os.nice(0)} " if os.nice(0) else "") + "python -m benchmarks.analyze_gallery "
                    + shlex.join(argv if argv is not None else sys.argv[1:]),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "note": "2 cores shared with other jobs; every server runs at once, "
