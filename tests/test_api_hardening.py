@@ -338,7 +338,10 @@ def test_uvicorn_with_workers_stops_on_a_bad_setting_instead_of_respawning():
                           env={"PATH": "/usr/bin:/bin", "FACE_DETECTOR": "bogus"})
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert errors and all("FACE_DETECTOR='bogus'" in line for line in errors)
-    assert len(errors) <= 2 and "Traceback" not in done.stderr  # one line per worker, no respawn loop
+    # One line per worker, no respawn loop. A busy machine may let uvicorn restart a worker once
+    # before the supervisor handles the SIGTERM (CI saw 3 lines for 2 workers); a loop would print
+    # lines until the timeout.
+    assert len(errors) <= 4 and "Traceback" not in done.stderr
 
 
 def test_unsupported_database_url_is_refused_by_the_settings():
