@@ -30,14 +30,11 @@ from pathlib import Path
 import httpx
 
 from .api_load import DEFAULT_DATA, PROBE, lfw_path, padded_photo, wait_ready, worker_memory_mb
+from .latency import load_average
 from .processes import free_port, stop_group
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTS = (("pyfunc", "pyfunc"), ("openvino", "openvino-fresh-cache"), ("openvino", "openvino-cached"))
-
-
-def load_average() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def mlflow_server(folder: Path) -> tuple[subprocess.Popen, str]:

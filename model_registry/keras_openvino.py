@@ -29,8 +29,7 @@ class ConversionError(RuntimeError):
 
 def convert_in_child(keras_path: Path, timeout: float = CONVERT_TIMEOUT_SECONDS):
     """The ``ov.Model`` of ``keras_path``, converted by a child Python (TensorFlow stays there)."""
-    import numpy as np
-    import openvino as ov
+    from face_pipeline.openvino_cache import read_unmapped
 
     with tempfile.TemporaryDirectory(prefix="keras-openvino-") as tmp:
         xml = Path(tmp) / "model.xml"
@@ -43,9 +42,8 @@ def convert_in_child(keras_path: Path, timeout: float = CONVERT_TIMEOUT_SECONDS)
         if done.returncode != 0 or not xml.is_file():
             lines = [line for line in done.stderr.splitlines() if line.strip()]
             raise ConversionError(lines[-1] if lines else f"the converter exited with {done.returncode}")
-        # From memory, not the files: read_model would map the weights file of a folder about to go.
-        weights = np.fromfile(xml.with_suffix(".bin"), dtype=np.uint8)
-        return ov.Core().read_model(xml.read_text(), ov.Tensor(weights))
+        # Read into memory, not mapped: the folder goes when this returns.
+        return read_unmapped(xml)
 
 
 def convert(keras_path: Path, xml: Path) -> None:
