@@ -1,8 +1,10 @@
 """Real fused descriptors of a few hundred LFW photos for the gallery benchmark, computed once with the
 shipped pipeline and cached under data/cache/ (never committed): the first photo of each person is
-enrolled among the synthetic distractors, the second is the query whose true match is known.
+enrolled among the synthetic distractors, the second is the query whose true match is known. Also the
+population sample: one photo each of other LFW people (never the enrolled ones), from which
+``benchmarks.gallery --distractors face-like`` fits the distribution its distractors are drawn from.
 
-    python -m benchmarks.gallery_faces [--people 150]
+    python -m benchmarks.gallery_faces [--people 150] [--population 2000]
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 LFW = Path("/work/shared/data/lfw/images")
 CACHE = ROOT / "data" / "cache" / "gallery_lfw_faces.npz"
+POPULATION_CACHE = ROOT / "data" / "cache" / "gallery_lfw_population.npz"
 
 
 def people_with_two(lfw: Path, count: int) -> list[str]:
@@ -35,11 +38,10 @@ def compute(lfw: Path = LFW, count: int = 150, cache: Path = CACHE) -> dict[str,
     for name in people_with_two(lfw, count):
         vectors = []
         for number in (1, 2):
-            faces = pipeline.process(pipeline.load(lfw / name / f"{name}_{number:04d}.jpg"))
-            if not faces:
+            vector = largest_face_descriptor(pipeline, lfw / name / f"{name}_{number:04d}.jpg")
+            if vector is None:
                 break
-            best = max(faces, key=lambda f: f.face.box.width * f.face.box.height)
-            vectors.append(np.asarray(best.embedding, np.float32))
+            vectors.append(vector)
         if len(vectors) == 2:
             names.append(name)
             enrolled.append(vectors[0])
@@ -56,6 +58,46 @@ def compute(lfw: Path = LFW, count: int = 150, cache: Path = CACHE) -> dict[str,
     return data
 
 
+def largest_face_descriptor(pipeline, photo: Path) -> np.ndarray | None:
+    faces = pipeline.process(pipeline.load(photo))
+    if not faces:
+        return None
+    best = max(faces, key=lambda f: f.face.box.width * f.face.box.height)
+    return np.asarray(best.embedding, np.float32)
+
+
+def compute_population(lfw: Path = LFW, count: int = 2000, cache: Path = POPULATION_CACHE,
+                       exclude: set[str] | None = None) -> dict[str, np.ndarray]:
+    """Descriptors of the first photo of up to ``count`` LFW people outside ``exclude`` (default: the
+    people the gallery benchmark enrols), evenly spread over the alphabet: a sample of "other people"."""
+    from face_pipeline import FacePipeline
+
+    exclude = set(people_with_two(lfw, 150)) if exclude is None else exclude
+    others = sorted(p.name for p in lfw.iterdir() if p.name not in exclude and (p / f"{p.name}_0001.jpg").is_file())
+    step = max(len(others) // count, 1)
+    pipeline = FacePipeline()
+    names, vectors = [], []
+    start = time.perf_counter()
+    for name in others[::step][:count]:
+        vector = largest_face_descriptor(pipeline, lfw / name / f"{name}_0001.jpg")
+        if vector is not None:
+            names.append(name)
+            vectors.append(vector)
+    data = {"names": np.array(names), "vectors": np.stack(vectors),
+            "embedder_version": np.array(pipeline.embedder.full_version)}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, **data)
+    print(f"population: {len(names)} people, {time.perf_counter() - start:.0f} s -> {cache}")
+    return data
+
+
+def load_population(cache: Path = POPULATION_CACHE, count: int = 2000) -> dict[str, np.ndarray]:
+    if cache.is_file():
+        with np.load(cache) as data:
+            return {key: data[key] for key in data.files}
+    return compute_population(count=count, cache=cache)
+
+
 def load(cache: Path = CACHE, count: int = 150) -> dict[str, np.ndarray]:
     if cache.is_file():
         with np.load(cache) as data:
@@ -66,8 +108,12 @@ def load(cache: Path = CACHE, count: int = 150) -> dict[str, np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=150)
+    parser.add_argument("--population", type=int, default=0,
+                        help="also compute the population sample of this many other people (0: skip)")
     args = parser.parse_args()
     compute(count=args.people)
+    if args.population:
+        compute_population(count=args.population, exclude=set(people_with_two(LFW, args.people)))
 
 
 if __name__ == "__main__":
