@@ -10,6 +10,13 @@ people never enrolled), each photo to every size back to back, the order alterna
 that the paired ratio (same photo, moments apart) is not biased by the load drifting on shared cores.
 
     nice -n 10 python -m benchmarks.analyze_gallery --sizes 1000 100000 [--rounds 5] [--reuse-index 1000000=PATH]
+    python -m benchmarks.analyze_gallery --engine milvus --sizes 1000 100000 \
+        --output reports/analyze_gallery_milvus.json
+
+``--engine milvus`` serves each size from its own Milvus Lite file instead (GALLERY_ENGINE=milvus): no
+snapshot, the server reconciles the collection from SQL as it starts, and the report separates the API
+worker's memory from the Milvus process's, which is what "flat per worker" is about. Milvus Lite
+searches FLAT (brute force), so its latencies are not a Milvus server's.
 
 ``--reuse-index SIZE=PATH`` starts that size's snapshot from an HNSW file that benchmarks.gallery
 ``--keep-index`` saved for the same size (same ids and vectors; checked) instead of building it again.
@@ -105,11 +112,20 @@ class ReusedIndex(MemoryIndex):
 
 
 def server_settings(url: str, snapshot_dir: Path):
-    """The settings the uvicorn of this size runs with (the same environment, read the same way)."""
+    """The settings the memory-engine uvicorn of this size runs with (the same environment, read the same way)."""
     from api.config import ApiSettings
 
     return ApiSettings(database_url=url, gallery_engine="memory", gallery_snapshot_dir=snapshot_dir,
                        model_source="packaged")
+
+
+def split_memory(memory: dict) -> dict:
+    """``worker_memory_mb``'s processes split into the API's (uvicorn and its workers) and Milvus Lite's
+    server processes: the largest API process, and the Milvus processes summed (MiB)."""
+    api = [m for m in memory.values() if "milvus" not in m["cmd"].lower()]
+    milvus = [m for m in memory.values() if "milvus" in m["cmd"].lower()]
+    return {"worker_rss_mb": max(m["rss_mb"] for m in api), "worker_peak_rss_mb": max(m["peak_rss_mb"] for m in api),
+            **({"milvus_rss_mb": round(sum(m["rss_mb"] for m in milvus), 1)} if milvus else {})}
 
 
 def build_snapshot(url: str, snapshot_dir: Path, faces: dict, prebuilt: Path | None = None) -> dict:
@@ -173,13 +189,17 @@ def photos(data: Path, faces: dict, enrolled: int, strangers: int) -> list[Photo
     return chosen
 
 
-def start_server(url: str, snapshot_dir: Path, log: Path) -> tuple[subprocess.Popen, str, float, str]:
-    """Launch a real uvicorn (one worker) on this database and snapshot: (process, base URL, start, key)."""
+def start_server(url: str, snapshot_dir: Path, log: Path,
+                 milvus_uri: Path | None = None) -> tuple[subprocess.Popen, str, float, str]:
+    """Launch a real uvicorn (one worker) on this database and snapshot, or on this Milvus Lite file:
+    (process, base URL, start, key)."""
     key = make_key(url, "read")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "DATABASE_URL": url,
-           "GALLERY_ENGINE": "memory", "GALLERY_SNAPSHOT_DIR": str(snapshot_dir), "MODEL_SOURCE": "packaged",
+    engine = {"GALLERY_ENGINE": "memory"} if milvus_uri is None else {"GALLERY_ENGINE": "milvus",
+                                                                     "MILVUS_URI": str(milvus_uri)}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "DATABASE_URL": url, **engine,
+           "GALLERY_SNAPSHOT_DIR": str(snapshot_dir), "MODEL_SOURCE": "packaged",
            "API_KEYS_ENABLED": "true", "RATE_LIMIT_ENABLED": "false"}
     command = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port),
                "--workers", "1", "--log-level", "warning"]
@@ -236,8 +256,8 @@ def seeded(folder: Path, size: int, faces: dict) -> tuple[str, float | None]:
 
 
 def run(sizes: list[int], data: Path, rounds: int, enrolled: int, strangers: int, folder: Path,
-        reuse: dict[int, Path]) -> dict:
-    """Seed, snapshot, serve and time every size; the report's body (without the command)."""
+        reuse: dict[int, Path], engine: str = "memory") -> dict:
+    """Seed, snapshot (memory engine), serve and time every size; the report's body (without the command)."""
     faces = load_faces()
     if len(faces["names"]) > min(sizes):
         raise SystemExit(f"error: every size must hold the {len(faces['names'])} real people")
@@ -248,9 +268,17 @@ def run(sizes: list[int], data: Path, rounds: int, enrolled: int, strangers: int
         url, seed_s = seeded(folder, size, faces)
         snapshot_dir = folder / f"snapshot-{size}"
         shutil.rmtree(snapshot_dir, ignore_errors=True)
-        snapshot = build_snapshot(url, snapshot_dir, faces, reuse.get(size))
-        print(f"{size}: snapshot {json.dumps(snapshot)}", file=sys.stderr, flush=True)
-        prepared[size] = {"url": url, "snapshot_dir": snapshot_dir, "snapshot": snapshot,
+        snapshot_dir.mkdir()
+        milvus_uri = None
+        if engine == "milvus":  # a fresh collection, filled from SQL by the server as it starts
+            milvus_uri = folder / f"gallery-{size}.milvus.db"
+            for leftover in folder.glob(f"{milvus_uri.name}*"):
+                shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+            snapshot = None
+        else:
+            snapshot = build_snapshot(url, snapshot_dir, faces, reuse.get(size))
+            print(f"{size}: snapshot {json.dumps(snapshot)}", file=sys.stderr, flush=True)
+        prepared[size] = {"url": url, "snapshot_dir": snapshot_dir, "snapshot": snapshot, "milvus_uri": milvus_uri,
                           "seed_s": None if seed_s is None else round(seed_s, 2)}
     def snapshot_stamp(size: int) -> list[tuple[str, int]]:
         """What the snapshot folder holds: a server that rebuilt instead of reading it rewrites it."""
@@ -264,7 +292,7 @@ def run(sizes: list[int], data: Path, rounds: int, enrolled: int, strangers: int
     try:
         for size in sizes:  # launched together: each start is timed under the others' start-up too
             servers[size] = start_server(prepared[size]["url"], prepared[size]["snapshot_dir"],
-                                         folder / f"uvicorn-{size}.log")
+                                         folder / f"uvicorn-{size}.log", prepared[size]["milvus_uri"])
         readiness = {size: ready_after(servers[size]) for size in sizes}
         for size in sizes:
             print(f"{size}: ready in {readiness[size][0]:.1f} s", file=sys.stderr, flush=True)
@@ -293,14 +321,13 @@ def run(sizes: list[int], data: Path, rounds: int, enrolled: int, strangers: int
             results[size] = {
                 "size": size, "seed_s": prepared[size]["seed_s"], "snapshot": prepared[size]["snapshot"],
                 "server_start_to_ready_s": round(start_s, 1), "gallery_at_ready": ready.get("gallery"),
-                "server_started_from_snapshot": snapshot_stamp(size) == stamps[size],
+                "server_started_from_snapshot": snapshot_stamp(size) == stamps[size] if engine == "memory" else None,
                 "analyze": summary(times[size]),
                 "latencies_ms": [round(t * 1000, 1) for t in times[size]],
                 "enrolled_named_right": round(float(np.mean([e == i for e, i in known])), 4) if known else None,
                 "strangers_left_unknown": round(float(np.mean([i in ("unknown", None) for _, i in unknown])), 4)
                 if unknown else None,
-                "worker_rss_mb": max(m["rss_mb"] for m in memory.values()),
-                "worker_peak_rss_mb": max(m["peak_rss_mb"] for m in memory.values()),
+                **split_memory(memory),
             }
             print(json.dumps(results[size]), file=sys.stderr, flush=True)
         for client in clients.values():
@@ -319,6 +346,7 @@ def run(sizes: list[int], data: Path, rounds: int, enrolled: int, strangers: int
     return {
         "photos": {"enrolled_second_photos": enrolled, "strangers": strangers, "rounds": rounds,
                    "requests_per_size": rounds * len(chosen), "source": "LFW, 250x250 as stored"},
+        "engine": engine if engine == "memory" else "milvus (Milvus Lite, FLAT, one file per size)",
         "gallery": {"real_people": int(len(faces["names"])), "embedder_version": str(faces["embedder_version"]),
                     "distractors": "isotropic Gaussian unit vectors, one face per person (benchmarks.gallery)"},
         "load_average_before": load_before, "load_average_after": load_after,
@@ -341,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: a temporary folder)")
     parser.add_argument("--seed-only", action="store_true", help="seed the --workdir databases and stop")
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "analyze_gallery.json")
+    parser.add_argument("--engine", choices=["memory", "milvus"], default="memory",
+                        help="the gallery engine every server runs (milvus: Milvus Lite, one file per size)")
     args = parser.parse_args(argv)
     if min(args.sizes) < 1 or args.rounds < 1 or args.enrolled < 1 or args.strangers < 0:
         parser.error("--sizes, --rounds and --enrolled must be positive, --strangers not negative")
@@ -353,6 +383,8 @@ def main(argv: list[str] | None = None) -> int:
         if not size.isdigit() or not Path(path).is_file():
             parser.error(f"--reuse-index {item!r}: expected SIZE=PATH of an existing file")
         reuse[int(size)] = Path(path)
+    if reuse and args.engine == "milvus":
+        parser.error("--reuse-index is for the memory engine's HNSW snapshot, not --engine milvus")
     if not (args.data / "lfw" / "images").is_dir():
         parser.error(f"{args.data / 'lfw' / 'images'} not found: point --data (or DATA_DIR) at the folder holding lfw/")
     if args.seed_only:
@@ -370,9 +402,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             folder = args.workdir
             folder.mkdir(parents=True, exist_ok=True)
-        body = run(args.sizes, args.data, args.rounds, args.enrolled, args.strangers, folder, reuse)
+        body = run(args.sizes, args.data, args.rounds, args.enrolled, args.strangers, folder, reuse, args.engine)
     report = {
-        "benchmark": "POST /analyze over HTTP, large gallery vs the smallest (memory engine, one uvicorn worker each)",
+        "benchmark": f"POST /analyze over HTTP, large gallery vs the smallest ({args.engine} engine, one uvicorn "
+                     "worker each)",
         "command": (f"nice -n {os.nice(0)} " if os.nice(0) else "") + "python -m benchmarks.analyze_gallery "
                    + shlex.join(argv if argv is not None else sys.argv[1:]),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

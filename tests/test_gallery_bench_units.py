@@ -1,11 +1,13 @@
 """``benchmarks.gallery``'s account of missed neighbours: real faces are told apart from synthetic
-distractors, and the best missed score is the exact one."""
+distractors, and the best missed score is the exact one; its face-like distractors follow the population
+they were fitted to; ``benchmarks.analyze_gallery`` keeps the API worker's memory apart from Milvus's."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.gallery import exact_truth, what_was_missed
+from benchmarks.analyze_gallery import split_memory
+from benchmarks.gallery import DIM, FaceLike, exact_truth, what_was_missed
 
 
 def test_exact_truth_ranks_with_scores_and_ids_from_one():
@@ -25,3 +27,32 @@ def test_misses_are_split_into_real_faces_and_distractors():
     assert missed == {"recall_at_10_of_real_faces": round(1 - 1 / 4, 4), "missed": 2, "missed_synthetic": 1,
                       "best_missed_score": 0.35}
     assert what_was_missed(truth["top10"], truth)["missed"] == 0
+
+
+def test_face_like_distractors_are_unit_seeded_and_follow_their_population():
+    rng = np.random.default_rng(0)
+    direction = np.zeros(DIM, np.float32)
+    direction[0] = 1.0  # a population sharing one mean direction, most of its variance in 20 dimensions
+    spread = np.r_[np.ones(20), np.full(DIM - 20, 0.05)]
+    population = direction * 2 + rng.standard_normal((3000, DIM)).astype(np.float32) * spread
+    draw = FaceLike(population)
+    sample = draw(4000, seed=3)
+    assert sample.shape == (4000, DIM) and sample.dtype == np.float32
+    assert np.allclose(np.linalg.norm(sample, axis=1), 1, atol=1e-5)
+    assert np.array_equal(sample, draw(4000, seed=3)) and not np.array_equal(sample, draw(4000, seed=4))
+    units = population / np.linalg.norm(population, axis=1, keepdims=True)
+    assert abs(float(sample[:, 0].mean()) - float(units[:, 0].mean())) < 0.03  # the shared direction kept
+    head = float((sample[:, 1:21] ** 2).sum(axis=1).mean())
+    assert 0.5 * float((units[:, 1:21] ** 2).sum(axis=1).mean()) < head  # the variance stays where it was
+    isotropic = rng.standard_normal((4000, DIM))
+    isotropic /= np.linalg.norm(isotropic, axis=1, keepdims=True)
+    assert head > 5 * float((isotropic[:, 1:21] ** 2).sum(axis=1).mean())
+
+
+def test_api_and_milvus_processes_are_reported_apart():
+    memory = {1: {"cmd": "python -m uvicorn api.main:app", "rss_mb": 700.0, "peak_rss_mb": 760.0},
+              2: {"cmd": "python -m uvicorn api.main:app --worker", "rss_mb": 650.0, "peak_rss_mb": 800.0},
+              3: {"cmd": "/venv/lib/milvus_lite/lib/milvus /tmp/x.db", "rss_mb": 300.0, "peak_rss_mb": 310.0},
+              4: {"cmd": "Milvus-helper", "rss_mb": 20.5, "peak_rss_mb": 21.0}}
+    assert split_memory(memory) == {"worker_rss_mb": 700.0, "worker_peak_rss_mb": 800.0, "milvus_rss_mb": 320.5}
+    assert "milvus_rss_mb" not in split_memory({1: memory[1]})
