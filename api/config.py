@@ -132,7 +132,8 @@ class ApiSettings(BaseSettings):
         "with a better graph)."
     )
     gallery_hnsw_ef_search: int = Field(
-        64, ge=8, description="HNSW candidates explored per search (higher: better recall, slower)."
+        256, ge=8, description="HNSW candidates explored per search (higher: better recall, slower). 256: "
+        "on all of LFW (real faces) 64 reached recall@10 0.94 and 256 0.99 (reports/gallery_real_lfw.json)."
     )
     gallery_snapshot_dir: Path | None = Field(
         None, description="Folder of the memory engine's on-disk snapshot, read at start and reconciled with "

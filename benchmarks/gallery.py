@@ -31,7 +31,7 @@ from api.services.gallery import candidates, group_by_person
 from api.services.gallery_engines import ExactIndex, FaceIndex, HnswIndex, MilvusIndex
 
 from .gallery_faces import load as load_faces
-from .gallery_faces import load_population
+from .gallery_faces import load_all, load_population
 
 ROOT = Path(__file__).resolve().parents[1]
 DIM = 640
@@ -370,6 +370,118 @@ def sql_path(size: int, faces: dict, folder: Path) -> dict:
     return out
 
 
+def real_lfw_gallery(everything: dict) -> dict:
+    """Every LFW photo as a gallery of real faces: for each person with two or more photos, the last
+    is a query and the others are enrolled; people with one photo are enrolled as everyone else."""
+    names, files = everything["names"], everything["files"]
+    vectors = everything["vectors"] / np.linalg.norm(everything["vectors"], axis=1, keepdims=True)
+    people = {name: number for number, name in enumerate(sorted(set(names.tolist())), 1)}
+    last: dict[str, int] = {}
+    for row, (name, file) in enumerate(zip(names.tolist(), files.tolist())):
+        if name not in last or file > files[last[name]]:
+            last[name] = row
+    counts = {name: int(np.sum(names == name)) for name in last}
+    held = {row for name, row in last.items() if counts[name] >= 2}
+    enrolled = np.array([row for row in range(len(names)) if row not in held])
+    asked = np.array(sorted(held))
+    return {"ids": np.arange(1, len(enrolled) + 1, dtype=np.int64),
+            "owners": np.array([people[n] for n in names[enrolled]], np.int64),
+            "vectors": vectors[enrolled].astype(np.float32),
+            "queries": vectors[asked].astype(np.float32),
+            "query_owners": np.array([people[n] for n in names[asked]], np.int64),
+            "people": len(people)}
+
+
+def person_truth(owners: np.ndarray, vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> list[list[int]]:
+    """Each query's exact best ``k`` people (a person scores its best face), by a full scan."""
+    order = np.argsort(owners, kind="stable")
+    sorted_owners = owners[order]
+    starts = np.flatnonzero(np.r_[True, sorted_owners[1:] != sorted_owners[:-1]])
+    people = sorted_owners[starts]
+    out = []
+    for at in range(0, len(queries), 256):
+        best = np.maximum.reduceat((queries[at : at + 256] @ vectors.T)[:, order], starts, axis=1)
+        top = np.argsort(-best, axis=1)[:, :k]
+        out.extend([list(map(int, people[row])) for row in top])
+    return out
+
+
+def measure_real(index: FaceIndex, real: dict, face_truth: dict, people_truth: list[list[int]],
+                 store: ExactStore | None) -> dict:
+    """On a gallery where a person may own many faces: face-level recall@10 against exact search (the
+    index's own quality), and person-level answers as the gallery gives them (top-1 right, top-10
+    people recall against an exact per-person scan)."""
+    owner_by_id = np.r_[-1, real["owners"]]
+    queries = real["queries"]
+    index.search(queries[:5], 10)
+    _, faces = timed_searches(index, queries, 10, lambda found: found, store)
+    top1_times, top1 = timed_searches(index, queries, 1, lambda found: owner_by_id[found], store)
+    _, top10 = timed_searches(index, queries, 10, lambda found: owner_by_id[found], store)
+    face_recall = float(np.mean([len(set(f) & set(e)) / 10 for f, e in zip(faces, face_truth["top10"])]))
+    people_recall = float(np.mean([len(set(f) & set(e)) / len(e) for f, e in zip(top10, people_truth)]))
+    right = float(np.mean([f[:1] == [int(o)] for f, o in zip(top1, real["query_owners"])]))
+    exact_right = float(np.mean([e[:1] == [int(o)] for e, o in zip(people_truth, real["query_owners"])]))
+    return {"top1": percentiles(top1_times), "recall_at_10_vs_exact": round(face_recall, 4),
+            "people_recall_at_10_vs_exact_scan": round(people_recall, 4),
+            "top1_person_right": round(right, 4), "exact_scan_top1_person_right": round(exact_right, 4)}
+
+
+def run_real(engine: str, real: dict, folder: Path, expansion_add: int, ef_search: tuple[int, ...],
+             connectivity: int) -> dict:
+    """One engine built over the real gallery, measured at every search beam."""
+    ids, owners, vectors = real["ids"], real["owners"], real["vectors"]
+    face_truth = exact_truth((ids, owners, vectors), real["queries"], len(ids))
+    people_truth = person_truth(owners, vectors, real["queries"])
+    start = time.perf_counter()
+    index = open_index(engine, folder, expansion_add, ef_search[0], connectivity)
+    index.add(ids, vectors, owners)
+    build = time.perf_counter() - start
+    store = ExactStore(folder, ids, vectors) if index.lossy else None
+    sweep = []
+    for ef in ef_search if isinstance(index, HnswIndex) else ef_search[:1]:
+        if isinstance(index, HnswIndex):
+            index.expansion_search = ef
+        sweep.append({"expansion_search": ef if isinstance(index, HnswIndex) else None,
+                      **measure_real(index, real, face_truth, people_truth, store)})
+        print(json.dumps({"engine": engine, "faces": len(ids), **sweep[-1]}), flush=True)
+    index.close()
+    if store is not None:
+        store.close()
+    return {"engine": engine, "faces": int(len(ids)), "people": int(len(set(owners.tolist()))),
+            "queries": int(len(real["queries"])), "build_s": round(build, 2), "connectivity": connectivity,
+            "expansion_add": expansion_add, "by_ef_search": sweep}
+
+
+def real_gallery_report(args: argparse.Namespace) -> dict:
+    """``--real-gallery``: every engine over all LFW photos (real faces only), beside the same engines
+    over a face-like synthetic gallery of the same size with 150 real people among it."""
+    everything = load_all()
+    faces = load_faces()
+    if str(everything["embedder_version"]) != str(faces["embedder_version"]):
+        raise SystemExit("the all-LFW descriptors and the enrolled faces come from different embedders: "
+                         "rerun python -m benchmarks.gallery_faces --all")
+    real = real_lfw_gallery(everything)
+    size = len(real["ids"])
+    draw = FaceLike(load_population()["vectors"])
+    queries = (faces["queries"] / np.linalg.norm(faces["queries"], axis=1, keepdims=True)).astype(np.float32)
+    synthetic_data = gallery(size, faces, draw)
+    truth = exact_truth(synthetic_data, queries, len(faces["enrolled"]))
+    rows = []
+    for engine in args.engines:
+        folder = Path(tempfile.mkdtemp(prefix="gallery-real-"))
+        try:
+            rows.append({"gallery": "real LFW", **run_real(engine, real, folder, args.expansion_add,
+                                                             tuple(args.ef_search), args.connectivity)})
+            if engine.startswith("hnsw-"):
+                (folder / "face-like").mkdir()
+                rows.append({"gallery": "face-like synthetic, 150 real people among it",
+                             **run_engine(engine, size, synthetic_data, queries, truth, folder / "face-like",
+                                          args.expansion_add, tuple(args.ef_search), None, args.connectivity)})
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    return {"faces": size, "people": real["people"], "queries": int(len(real["queries"])), "rows": rows}
+
+
 def plot(results: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -406,7 +518,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "gallery.json")
     parser.add_argument("--append", action="store_true", help="keep the results already in --out (other sizes)")
     parser.add_argument("--expansion-add", type=int, default=128, help="HNSW build beam (efConstruction)")
-    parser.add_argument("--ef-search", type=int, nargs="+", default=[64],
+    parser.add_argument("--ef-search", type=int, nargs="+", default=[256],
                         help="HNSW search beams measured on each built graph; the first is the row's own")
     parser.add_argument("--keep-index", type=Path,
                         help="keep each saved memory index in this folder; an HNSW graph already there is reused")
@@ -415,6 +527,9 @@ def main() -> None:
     parser.add_argument("--distractors", choices=["isotropic", "face-like"], default="isotropic",
                         help="isotropic unit vectors, or drawn from a Gaussian fitted to other LFW people's "
                              "descriptors (benchmarks.gallery_faces --population)")
+    parser.add_argument("--real-gallery", action="store_true",
+                        help="only measure the engines over every LFW photo (real faces only) and over a "
+                             "face-like gallery of the same size (benchmarks.gallery_faces --all)")
     parser.add_argument("--f16-ceiling", action="store_true",
                         help="only measure the recall@10 an exhaustive float16 search reaches (no engines)")
     args = parser.parse_args()
@@ -422,6 +537,17 @@ def main() -> None:
         parser.error("--expansion-add and --ef-search must be positive")
     if not 4 <= args.connectivity <= 128:
         parser.error("--connectivity must be between 4 and 128 (GALLERY_HNSW_CONNECTIVITY's range)")
+    if args.real_gallery:
+        started = time.time()
+        report = {"commands": [(f"nice -n {os.nice(0)} " if os.nice(0) else "") + "python -m benchmarks.gallery "
+                               + " ".join(sys.argv[1:])],
+                  "embedder_version": str(load_faces()["embedder_version"]), **real_gallery_report(args),
+                  "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+                  "elapsed_s": round(time.time() - started, 1)}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.out}")
+        return
     faces = load_faces()
     queries = faces["queries"] / np.linalg.norm(faces["queries"], axis=1, keepdims=True)
     queries = queries.astype(np.float32)

@@ -1,13 +1,14 @@
 """``benchmarks.gallery``'s account of missed neighbours: real faces are told apart from synthetic
 distractors, and the best missed score is the exact one; its face-like distractors follow the population
-they were fitted to; ``benchmarks.analyze_gallery`` keeps the API worker's memory apart from Milvus's."""
+they were fitted to; the real-LFW gallery holds out each person's last photo and ranks people by their
+best face; ``benchmarks.analyze_gallery`` keeps the API worker's memory apart from Milvus's."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from benchmarks.analyze_gallery import split_memory
-from benchmarks.gallery import DIM, FaceLike, exact_truth, what_was_missed
+from benchmarks.gallery import DIM, FaceLike, exact_truth, person_truth, real_lfw_gallery, what_was_missed
 
 
 def test_exact_truth_ranks_with_scores_and_ids_from_one():
@@ -56,3 +57,26 @@ def test_api_and_milvus_processes_are_reported_apart():
               4: {"cmd": "Milvus-helper", "rss_mb": 20.5, "peak_rss_mb": 21.0}}
     assert split_memory(memory) == {"worker_rss_mb": 700.0, "worker_peak_rss_mb": 800.0, "milvus_rss_mb": 320.5}
     assert "milvus_rss_mb" not in split_memory({1: memory[1]})
+
+
+def test_real_gallery_holds_out_the_last_photo_of_people_with_two_or_more():
+    vectors = np.eye(6, DIM, dtype=np.float32) * 3  # normalised by the gallery
+    everything = {"names": np.array(["B", "A", "A", "C", "A", "B"]),
+                  "files": np.array(["B_0002.jpg", "A_0001.jpg", "A_0003.jpg", "C_0001.jpg", "A_0002.jpg",
+                                     "B_0001.jpg"]),
+                  "vectors": vectors}
+    real = real_lfw_gallery(everything)
+    assert real["people"] == 3 and len(real["queries"]) == 2 and len(real["ids"]) == 4
+    assert np.allclose(real["queries"], vectors[[0, 2]] / 3)  # A_0003 and B_0002: rows 0 and 2, sorted
+    assert sorted(real["query_owners"].tolist()) == [1, 2]  # A is person 1, B person 2
+    assert sorted(real["owners"].tolist()) == [1, 1, 2, 3]  # C's only photo stays enrolled
+    assert np.allclose(np.linalg.norm(real["vectors"], axis=1), 1)
+
+
+def test_people_are_ranked_by_their_best_face():
+    owners = np.array([7, 5, 7, 9])
+    vectors = np.eye(4, DIM, dtype=np.float32)
+    query = np.zeros((1, DIM), np.float32)
+    query[0, :4] = [0.2, 0.5, 0.9, 0.1]  # person 7's best face (0.9) beats person 5 (0.5) and 9 (0.1)
+    assert person_truth(owners, vectors, query, k=3) == [[7, 5, 9]]
+    assert person_truth(owners, vectors, query, k=2) == [[7, 5]]

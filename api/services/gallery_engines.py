@@ -169,7 +169,7 @@ class HnswIndex(FaceIndex):
     our faces, see reports/gallery.json) or i8."""
 
     def __init__(self, dim: int, dtype: str = "f16", connectivity: int = 16, expansion_add: int = 128,
-                 expansion_search: int = 64, threads: int = 0) -> None:
+                 expansion_search: int = 256, threads: int = 0) -> None:
         self.dim = dim
         self.dtype = dtype
         self.connectivity = connectivity
@@ -323,7 +323,7 @@ class MilvusIndex(FaceIndex):
     BATCH = 2000
 
     def __init__(self, uri: str, dim: int, collection_prefix: str = "faces", token: str | None = None,
-                 index_type: str | None = None, ef_search: int = 64, space: str = "") -> None:
+                 index_type: str | None = None, ef_search: int = 256, space: str = "") -> None:
         from pymilvus import MilvusClient
 
         self.uri = uri
