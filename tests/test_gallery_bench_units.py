@@ -71,6 +71,9 @@ def test_real_gallery_holds_out_the_last_photo_of_people_with_two_or_more():
     assert sorted(real["query_owners"].tolist()) == [1, 2]  # A is person 1, B person 2
     assert sorted(real["owners"].tolist()) == [1, 1, 2, 3]  # C's only photo stays enrolled
     assert np.allclose(np.linalg.norm(real["vectors"], axis=1), 1)
+    single = real_lfw_gallery(everything, one_per_person=True)  # A_0001, B_0001, C_0001
+    assert sorted(single["owners"].tolist()) == [1, 2, 3] and np.allclose(single["queries"], real["queries"])
+    assert np.allclose(single["vectors"][single["owners"] == 1], vectors[1] / 3)
 
 
 def test_people_are_ranked_by_their_best_face():
