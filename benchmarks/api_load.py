@@ -60,7 +60,10 @@ def wait_ready(base: str, process: subprocess.Popen, timeout: float = 300.0, hea
             response = httpx.get(f"{base}/ready", timeout=5, headers=headers)
             if response.status_code == 200:
                 return response.json()
-        except httpx.HTTPError:
+            error = response.json().get("error", "") if headers else ""
+            if error.startswith("The models failed to load"):
+                raise SystemExit(f"error: the API will not be ready: {error}")
+        except (httpx.HTTPError, ValueError):
             pass
         time.sleep(0.5)
     raise SystemExit(f"error: the API was not ready within {timeout:.0f} s")

@@ -269,3 +269,32 @@ def test_names_come_from_sql_so_a_rename_shows_and_a_vanished_person_is_not_name
         session.execute(delete(FaceEmbeddingRow).where(FaceEmbeddingRow.person_id == ids[7]))
         session.execute(delete(Person).where(Person.id == ids[7]))
     assert ids[7] not in [m.person_id for m in view.top_k(query, 3)[0]]
+
+
+def test_milvus_lite_file_given_in_the_environment_does_not_break_pymilvus(tmp_path):
+    """MILVUS_URI is our setting and also the variable pymilvus reads when first imported, where a file
+    path (Milvus Lite, as .env.example documents) used to raise and stop the models loading. A fresh
+    process, as uvicorn starts, with the variable set through the environment only."""
+    import os
+    import subprocess
+    import sys
+
+    lite = tmp_path / "env.milvus.db"
+    script = (
+        "import numpy as np\n"
+        "from api.config import ApiSettings\n"
+        "from api.services.gallery_engines import MilvusIndex\n"
+        "settings = ApiSettings()\n"
+        "index = MilvusIndex(settings.milvus_uri, 4, collection_prefix='envtest', space='v1')\n"
+        "index.add(np.array([7]), np.eye(4, dtype=np.float32)[:1], np.array([70]))\n"
+        "ids, scores = index.search(np.eye(4, dtype=np.float32)[:1], 1)\n"
+        "import os; assert os.environ['MILVUS_URI'] == settings.milvus_uri\n"
+        "print(int(ids[0][0]), round(float(scores[0][0]), 3))\n"
+        "index.close()\n"
+    )
+    env = {**os.environ, "MILVUS_URI": str(lite), "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=Path(__file__).resolve().parents[1],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-2:] == ["7", "1.0"]
+    assert lite.exists()

@@ -312,6 +312,30 @@ class MemoryIndex(FaceIndex):
         return False
 
 
+def _milvus_client_class() -> type:
+    """``pymilvus.MilvusClient``, imported so that our own MILVUS_URI setting cannot break the import.
+    Why: pymilvus reads the same environment variable when it is first imported and raises if it is not
+    an http(s) address, so ``MILVUS_URI=data/gallery.milvus.db`` (Milvus Lite, as documented) in the
+    environment made the API fail to load its models. The variable is hidden during that first import
+    only; the URI this index uses is always the one passed in."""
+    import sys
+
+    if "pymilvus" not in sys.modules:
+        with _ENV_LOCK:
+            hidden = os.environ.pop("MILVUS_URI", None)
+            try:
+                import pymilvus  # noqa: F401 - the first import, with MILVUS_URI out of sight
+            finally:
+                if hidden is not None:
+                    os.environ["MILVUS_URI"] = hidden
+    from pymilvus import MilvusClient
+
+    return MilvusClient
+
+
+_ENV_LOCK = threading.Lock()
+
+
 class MilvusIndex(FaceIndex):
     """One Milvus collection per matching space: ``id`` (embedding id), ``person_id``, ``vector``.
 
@@ -324,7 +348,7 @@ class MilvusIndex(FaceIndex):
 
     def __init__(self, uri: str, dim: int, collection_prefix: str = "faces", token: str | None = None,
                  index_type: str | None = None, ef_search: int = 256, space: str = "") -> None:
-        from pymilvus import MilvusClient
+        MilvusClient = _milvus_client_class()
 
         self.uri = uri
         self.lite = "://" not in uri
