@@ -10,13 +10,16 @@ people never enrolled), each photo to every size back to back, the order alterna
 that the paired ratio (same photo, moments apart) is not biased by the load drifting on shared cores.
 
     nice -n 10 python -m benchmarks.analyze_gallery --sizes 1000 100000 [--rounds 5] [--reuse-index 1000000=PATH]
-    python -m benchmarks.analyze_gallery --engine milvus --sizes 1000 100000 \
+    python -m benchmarks.analyze_gallery --engine milvus|milvus-server --sizes 1000 100000 \
         --output reports/analyze_gallery_milvus.json
 
 ``--engine milvus`` serves each size from its own Milvus Lite file instead (GALLERY_ENGINE=milvus): no
-snapshot, the server reconciles the collection from SQL as it starts, and the report separates the API
-worker's memory from the Milvus process's, which is what "flat per worker" is about. Milvus Lite
-searches FLAT (brute force), so its latencies are not a Milvus server's.
+snapshot, the server reconciles the collection from SQL as it starts. Milvus Lite runs inside the API
+process and searches FLAT (brute force), so neither its latencies nor the worker's memory are a Milvus
+server's. ``--engine milvus-server`` gives each size a Milvus server process of its own (``milvus-lite
+server``, Milvus's gRPC API on Milvus Lite's engine; HNSW), reached over ``MILVUS_URI=http://...`` as
+replicas reach a shared Milvus, and reports the API worker's memory apart from that server's: what
+"flat per worker" is about.
 
 ``--reuse-index SIZE=PATH`` starts that size's snapshot from an HNSW file that benchmarks.gallery
 ``--keep-index`` saved for the same size (same ids and vectors; checked) instead of building it again.
@@ -30,6 +33,7 @@ import json
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -189,8 +193,30 @@ def photos(data: Path, faces: dict, enrolled: int, strangers: int) -> list[Photo
     return chosen
 
 
+def start_milvus_server(data_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """A Milvus server of its own (``milvus-lite server``: Milvus's gRPC API over Milvus Lite's engine) on a
+    free port, once it answers: what the API's ``MILVUS_URI=http://...`` talks to, in another process, so
+    that the API worker's memory and the index's are measured apart."""
+    shutil.rmtree(data_dir, ignore_errors=True)
+    port = free_port()
+    with log.open("ab") as sink:
+        process = subprocess.Popen([str(Path(sys.executable).parent / "milvus-lite"), "server", "--data-dir",
+                                    str(data_dir), "--host", "127.0.0.1", "--port", str(port)],
+                                   cwd=ROOT, start_new_session=True, stdout=sink, stderr=sink)
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"error: milvus-lite server exited (see {log})")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return process, uri
+        time.sleep(0.5)
+    stop_group(process, timeout=10)
+    raise SystemExit(f"error: milvus-lite server did not listen within 120 s (see {log})")
+
+
 def start_server(url: str, snapshot_dir: Path, log: Path,
-                 milvus_uri: Path | None = None) -> tuple[subprocess.Popen, str, float, str]:
+                 milvus_uri: Path | str | None = None) -> tuple[subprocess.Popen, str, float, str]:
     """Launch a real uvicorn (one worker) on this database and snapshot, or on this Milvus Lite file:
     (process, base URL, start, key)."""
     key = make_key(url, "read")
@@ -264,16 +290,22 @@ def run(sizes: list[int], data: Path, rounds: int, enrolled: int, strangers: int
     chosen = photos(data, faces, enrolled, strangers)
     bodies = [p.path.read_bytes() for p in chosen]
     prepared: dict[int, dict] = {}
+    milvus_servers: dict[int, tuple[subprocess.Popen, str]] = {}
     for size in sizes:
         url, seed_s = seeded(folder, size, faces)
         snapshot_dir = folder / f"snapshot-{size}"
         shutil.rmtree(snapshot_dir, ignore_errors=True)
         snapshot_dir.mkdir()
-        milvus_uri = None
+        milvus_uri: Path | str | None = None
         if engine == "milvus":  # a fresh collection, filled from SQL by the server as it starts
             milvus_uri = folder / f"gallery-{size}.milvus.db"
             for leftover in folder.glob(f"{milvus_uri.name}*"):
                 shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+            snapshot = None
+        elif engine == "milvus-server":  # a Milvus server process of its own, as replicas would share
+            milvus_servers[size] = start_milvus_server(folder / f"milvus-server-{size}",
+                                                       folder / f"milvus-server-{size}.log")
+            milvus_uri = milvus_servers[size][1]
             snapshot = None
         else:
             snapshot = build_snapshot(url, snapshot_dir, faces, reuse.get(size))
@@ -328,12 +360,17 @@ def run(sizes: list[int], data: Path, rounds: int, enrolled: int, strangers: int
                 "strangers_left_unknown": round(float(np.mean([i in ("unknown", None) for _, i in unknown])), 4)
                 if unknown else None,
                 **split_memory(memory),
+                **({"milvus_server_rss_mb": round(sum(m["rss_mb"] for m in
+                                                      worker_memory_mb(milvus_servers[size][0].pid).values()), 1)}
+                   if size in milvus_servers else {}),
             }
             print(json.dumps(results[size]), file=sys.stderr, flush=True)
         for client in clients.values():
             client.close()
     finally:
         for process, *_ in servers.values():
+            stop_server(process)
+        for process, _ in milvus_servers.values():
             stop_server(process)
     base = results[min(sizes)]["analyze"]
     smallest = np.asarray(results[min(sizes)]["latencies_ms"])
@@ -346,7 +383,9 @@ def run(sizes: list[int], data: Path, rounds: int, enrolled: int, strangers: int
     return {
         "photos": {"enrolled_second_photos": enrolled, "strangers": strangers, "rounds": rounds,
                    "requests_per_size": rounds * len(chosen), "source": "LFW, 250x250 as stored"},
-        "engine": engine if engine == "memory" else "milvus (Milvus Lite, FLAT, one file per size)",
+        "engine": {"memory": "memory", "milvus": "milvus (Milvus Lite, FLAT, one file per size)",
+                   "milvus-server": "milvus (Milvus Lite's gRPC server, `milvus-lite server`, one process per size, "
+                                    "HNSW M=16 efConstruction=200)"}[engine],
         "gallery": {"real_people": int(len(faces["names"])), "embedder_version": str(faces["embedder_version"]),
                     "distractors": "isotropic Gaussian unit vectors, one face per person (benchmarks.gallery)"},
         "load_average_before": load_before, "load_average_after": load_after,
@@ -369,8 +408,9 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: a temporary folder)")
     parser.add_argument("--seed-only", action="store_true", help="seed the --workdir databases and stop")
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "analyze_gallery.json")
-    parser.add_argument("--engine", choices=["memory", "milvus"], default="memory",
-                        help="the gallery engine every server runs (milvus: Milvus Lite, one file per size)")
+    parser.add_argument("--engine", choices=["memory", "milvus", "milvus-server"], default="memory",
+                        help="the gallery engine every server runs (milvus: Milvus Lite, one file per size, in "
+                             "the API process; milvus-server: a Milvus Lite gRPC server process per size)")
     args = parser.parse_args(argv)
     if min(args.sizes) < 1 or args.rounds < 1 or args.enrolled < 1 or args.strangers < 0:
         parser.error("--sizes, --rounds and --enrolled must be positive, --strangers not negative")
@@ -383,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         if not size.isdigit() or not Path(path).is_file():
             parser.error(f"--reuse-index {item!r}: expected SIZE=PATH of an existing file")
         reuse[int(size)] = Path(path)
-    if reuse and args.engine == "milvus":
+    if reuse and args.engine != "memory":
         parser.error("--reuse-index is for the memory engine's HNSW snapshot, not --engine milvus")
     if not (args.data / "lfw" / "images").is_dir():
         parser.error(f"{args.data / 'lfw' / 'images'} not found: point --data (or DATA_DIR) at the folder holding lfw/")

@@ -1,6 +1,8 @@
 """Replicas share one MariaDB database: an enrolment through one API is found by another on its next
 request, and a deletion through either is gone from both. Two uvicorn processes with the memory engine
-(each holds its own gallery), and two app instances sharing one Milvus Lite file (the milvus engine).
+(each holds its own gallery), two uvicorn processes sharing one Milvus server process (the milvus
+engine as replicas run it; the server is `milvus-lite server`, Milvus's gRPC API), and two app
+instances sharing one Milvus Lite file.
 The fake pipeline: no TensorFlow."""
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from api.config import ApiSettings
 from api.main import create_app
+from benchmarks.analyze_gallery import start_milvus_server
 from benchmarks.mariadb import scratch_database
 from benchmarks.processes import stop_group
 from tests.fake_pipeline import FakePipeline
@@ -89,6 +92,23 @@ def test_two_api_processes_on_one_database_see_each_other_s_changes(database_url
         second = start_replica(stack, tmp_path / "b", database_url, GALLERY_SNAPSHOT_DIR=str(tmp_path / "b" / "snap"))
         with httpx.Client(base_url=first, timeout=30) as one, httpx.Client(base_url=second, timeout=30) as other:
             enrol_on_one_find_on_the_other(one, other)
+
+
+def test_two_api_processes_share_one_milvus_server(database_url, tmp_path):
+    with ExitStack() as stack:
+        server, uri = start_milvus_server(tmp_path / "milvus", tmp_path / "milvus.log")
+        stack.callback(stop_group, server)
+        first, second = (start_replica(stack, tmp_path / name, database_url, GALLERY_ENGINE="milvus", MILVUS_URI=uri,
+                                       MILVUS_COLLECTION="replicas") for name in ("a", "b"))
+        with httpx.Client(base_url=first, timeout=30) as one, httpx.Client(base_url=second, timeout=30) as other:
+            enrol_on_one_find_on_the_other(one, other)
+        from pymilvus import MilvusClient
+
+        client = MilvusClient(uri=uri)
+        collections = [name for name in client.list_collections() if name.startswith("replicas")]
+        assert len(collections) == 1, collections  # one shared collection, not one per replica
+        assert client.query(collections[0], filter="id >= 0", output_fields=["id"]) == []  # the deletion reached it
+        client.close()
 
 
 def test_two_app_instances_share_one_milvus_collection(database_url, tmp_path):
