@@ -460,6 +460,35 @@ def run_real(engine: str, real: dict, folder: Path, expansion_add: int, ef_searc
             "expansion_add": expansion_add, "by_ef_search": sweep}
 
 
+def face_like_check(faces: dict, population: np.ndarray, draw: FaceLike, size: int = 100_000) -> dict:
+    """How close face-like distractors come to real faces: mean cosine of the real queries to real
+    strangers and to distractors, the best and 10th-best distractor of a real face against those of a
+    held-out sample, and the share of a face's energy (about the population mean) in the fitted
+    covariance's smaller half of directions."""
+    units = lambda x: (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)  # noqa: E731
+    queries, enrolled, others = units(faces["queries"]), units(faces["enrolled"]), units(population)
+    distractors = draw(size, seed=size)
+    held_out = draw(len(enrolled), seed=7)
+
+    def nearest(points: np.ndarray) -> dict:
+        best = -np.sort(np.partition(-(points @ distractors.T), 10, axis=1)[:, :10], axis=1)  # best first
+        return {"best": round(float(np.median(best[:, 0])), 4), "tenth": round(float(np.median(best[:, 9])), 4)}
+
+    _, vectors = np.linalg.eigh(np.cov(others, rowvar=False))
+    smaller = vectors[:, : DIM // 2]
+
+    def energy(points: np.ndarray) -> float:
+        centred = points - draw.mean
+        return round(float(np.mean(np.sum((centred @ smaller) ** 2, 1)) / np.mean(np.sum(centred**2, 1))), 4)
+
+    return {"distractors": size,
+            "mean_cosine_query_to_real_strangers": round(float(np.mean(queries @ others.T)), 4),
+            "mean_cosine_query_to_distractors": round(float(np.mean(queries @ distractors[:20_000].T)), 4),
+            "nearest_distractors_of_real_faces_median": nearest(enrolled),
+            "nearest_distractors_of_held_out_samples_median": nearest(held_out),
+            "energy_share_in_smaller_half_of_directions": {"real": energy(enrolled), "face_like": energy(held_out)}}
+
+
 def real_gallery_report(args: argparse.Namespace) -> dict:
     """``--real-gallery``: every engine over all LFW photos (real faces only), beside the same engines
     over a face-like synthetic gallery of the same size with 150 real people among it."""
@@ -539,6 +568,8 @@ def main() -> None:
     parser.add_argument("--real-gallery", action="store_true",
                         help="only measure the engines over every LFW photo (real faces only) and over a "
                              "face-like gallery of the same size (benchmarks.gallery_faces --all)")
+    parser.add_argument("--face-like-check", action="store_true",
+                        help="only compare face-like distractors' statistics with real faces' (no engines)")
     parser.add_argument("--f16-ceiling", action="store_true",
                         help="only measure the recall@10 an exhaustive float16 search reaches (no engines)")
     args = parser.parse_args()
@@ -546,6 +577,15 @@ def main() -> None:
         parser.error("--expansion-add and --ef-search must be positive")
     if not 4 <= args.connectivity <= 128:
         parser.error("--connectivity must be between 4 and 128 (GALLERY_HNSW_CONNECTIVITY's range)")
+    if args.face_like_check:
+        population = load_population()["vectors"]
+        report = {"commands": [(f"nice -n {os.nice(0)} " if os.nice(0) else "") + "python -m benchmarks.gallery "
+                               + " ".join(sys.argv[1:])],
+                  **face_like_check(load_faces(), population, FaceLike(population))}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.out}")
+        return
     if args.real_gallery:
         started = time.time()
         report = {"commands": [(f"nice -n {os.nice(0)} " if os.nice(0) else "") + "python -m benchmarks.gallery "

@@ -8,7 +8,15 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.analyze_gallery import split_memory
-from benchmarks.gallery import DIM, FaceLike, exact_truth, person_truth, real_lfw_gallery, what_was_missed
+from benchmarks.gallery import (
+    DIM,
+    FaceLike,
+    exact_truth,
+    face_like_check,
+    person_truth,
+    real_lfw_gallery,
+    what_was_missed,
+)
 
 
 def test_exact_truth_ranks_with_scores_and_ids_from_one():
@@ -83,3 +91,17 @@ def test_people_are_ranked_by_their_best_face():
     query[0, :4] = [0.2, 0.5, 0.9, 0.1]  # person 7's best face (0.9) beats person 5 (0.5) and 9 (0.1)
     assert person_truth(owners, vectors, query, k=3) == [[7, 5, 9]]
     assert person_truth(owners, vectors, query, k=2) == [[7, 5]]
+
+
+def test_face_like_check_sees_faces_that_live_in_a_subspace():
+    rng = np.random.default_rng(1)
+    basis = np.linalg.qr(rng.standard_normal((DIM, 100)))[0].T  # real faces span 100 of the 640 directions
+    people = lambda count: (rng.standard_normal((count, 100)) @ basis + 0.3 * basis[0]).astype(np.float32)  # noqa: E731
+    population, enrolled = people(1500), people(40)
+    faces = {"enrolled": enrolled, "queries": enrolled + 0.3 * people(40)}
+    check = face_like_check(faces, population, FaceLike(population), size=3000)
+    assert check["energy_share_in_smaller_half_of_directions"]["real"] < 1e-6  # none outside their subspace
+    assert check["energy_share_in_smaller_half_of_directions"]["face_like"] > 1e-3  # the shrinkage puts some there
+    assert abs(check["mean_cosine_query_to_real_strangers"] - check["mean_cosine_query_to_distractors"]) < 0.05
+    for side in ("nearest_distractors_of_real_faces_median", "nearest_distractors_of_held_out_samples_median"):
+        assert check[side]["best"] >= check[side]["tenth"]
