@@ -547,6 +547,17 @@ def plot(results: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def this_command() -> str:
+    """This run's command line as a report records it, with the niceness it really ran at."""
+    return (f"nice -n {os.nice(0)} " if os.nice(0) else "") + "python -m benchmarks.gallery " + " ".join(sys.argv[1:])
+
+
+def write_report(path: Path, report: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -577,25 +588,16 @@ def main() -> None:
         parser.error("--expansion-add and --ef-search must be positive")
     if not 4 <= args.connectivity <= 128:
         parser.error("--connectivity must be between 4 and 128 (GALLERY_HNSW_CONNECTIVITY's range)")
-    if args.face_like_check:
-        population = load_population()["vectors"]
-        report = {"commands": [(f"nice -n {os.nice(0)} " if os.nice(0) else "") + "python -m benchmarks.gallery "
-                               + " ".join(sys.argv[1:])],
-                  **face_like_check(load_faces(), population, FaceLike(population))}
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.out}")
-        return
-    if args.real_gallery:
+    if args.face_like_check or args.real_gallery:
         started = time.time()
-        report = {"commands": [(f"nice -n {os.nice(0)} " if os.nice(0) else "") + "python -m benchmarks.gallery "
-                               + " ".join(sys.argv[1:])],
-                  "embedder_version": str(load_faces()["embedder_version"]), **real_gallery_report(args),
-                  "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-                  "elapsed_s": round(time.time() - started, 1)}
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.out}")
+        if args.face_like_check:
+            population = load_population()["vectors"]
+            body = face_like_check(load_faces(), population, FaceLike(population))
+        else:
+            body = {"embedder_version": str(load_faces()["embedder_version"]), **real_gallery_report(args)}
+        write_report(args.out, {"commands": [this_command()], **body,
+                                "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+                                "elapsed_s": round(time.time() - started, 1)})
         return
     faces = load_faces()
     queries = faces["queries"] / np.linalg.norm(faces["queries"], axis=1, keepdims=True)
@@ -634,8 +636,7 @@ def main() -> None:
             sql.append(sql_path(size, faces, folder))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-    niceness = f"nice -n {os.nice(0)} " if os.nice(0) else ""
-    commands = [niceness + "python -m benchmarks.gallery " + " ".join(sys.argv[1:])]
+    commands = [this_command()]
     if args.append and args.out.is_file():
         previous = json.loads(args.out.read_text())
         for row in previous["results"]:  # rows from before the build beam was an option
@@ -670,11 +671,9 @@ def main() -> None:
         "f16_ceiling": ceilings,
         "elapsed_s": round(time.time() - started, 1),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(args.out, report)
     if not args.no_plot:
         plot(results, args.out.with_suffix(".png"))
-    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
