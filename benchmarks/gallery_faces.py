@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -92,11 +93,16 @@ def compute_population(lfw: Path = LFW, count: int = 2000, cache: Path = POPULAT
     return data
 
 
-def load_population(cache: Path = POPULATION_CACHE, count: int = 2000) -> dict[str, np.ndarray]:
+def cached(cache: Path, compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The arrays saved in ``cache``, or ``compute()``'s (which saves them there) when it is missing."""
     if cache.is_file():
         with np.load(cache) as data:
             return {key: data[key] for key in data.files}
-    return compute_population(count=count, cache=cache)
+    return compute()
+
+
+def load_population(cache: Path = POPULATION_CACHE, count: int = 2000) -> dict[str, np.ndarray]:
+    return cached(cache, lambda: compute_population(count=count, cache=cache))
 
 
 def compute_all(lfw: Path = LFW, cache: Path = ALL_CACHE) -> dict[str, np.ndarray]:
@@ -127,17 +133,11 @@ def compute_all(lfw: Path = LFW, cache: Path = ALL_CACHE) -> dict[str, np.ndarra
 
 
 def load_all(cache: Path = ALL_CACHE) -> dict[str, np.ndarray]:
-    if cache.is_file():
-        with np.load(cache) as data:
-            return {key: data[key] for key in data.files}
-    return compute_all(cache=cache)
+    return cached(cache, lambda: compute_all(cache=cache))
 
 
 def load(cache: Path = CACHE, count: int = 150) -> dict[str, np.ndarray]:
-    if cache.is_file():
-        with np.load(cache) as data:
-            return {key: data[key] for key in data.files}
-    return compute(count=count, cache=cache)
+    return cached(cache, lambda: compute(count=count, cache=cache))
 
 
 def main() -> None:
