@@ -22,6 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ import psutil
 
 from api.services.gallery import candidates, group_by_person
 from api.services.gallery_engines import ExactIndex, FaceIndex, HnswIndex, MilvusIndex
+from api.services.vectors import normalize_rows
 
 from .gallery_faces import load as load_faces
 from .gallery_faces import load_all, load_population
@@ -376,13 +378,13 @@ def real_lfw_gallery(everything: dict, one_per_person: bool = False) -> dict:
     ``one_per_person``: only each person's first photo is enrolled (what a one-photo enrolment gives:
     no other photo of the same person near the query to lead a graph search to them)."""
     names, files = everything["names"], everything["files"]
-    vectors = everything["vectors"] / np.linalg.norm(everything["vectors"], axis=1, keepdims=True)
+    vectors = normalize_rows(everything["vectors"])
     people = {name: number for number, name in enumerate(sorted(set(names.tolist())), 1)}
     last: dict[str, int] = {}
     for row, (name, file) in enumerate(zip(names.tolist(), files.tolist())):
         if name not in last or file > files[last[name]]:
             last[name] = row
-    counts = {name: int(np.sum(names == name)) for name in last}
+    counts = Counter(names.tolist())
     held = {row for name, row in last.items() if counts[name] >= 2}
     enrolled = np.array([row for row in range(len(names)) if row not in held])
     if one_per_person:
@@ -394,8 +396,8 @@ def real_lfw_gallery(everything: dict, one_per_person: bool = False) -> dict:
     asked = np.array(sorted(held))
     return {"ids": np.arange(1, len(enrolled) + 1, dtype=np.int64),
             "owners": np.array([people[n] for n in names[enrolled]], np.int64),
-            "vectors": vectors[enrolled].astype(np.float32),
-            "queries": vectors[asked].astype(np.float32),
+            "vectors": vectors[enrolled],
+            "queries": vectors[asked],
             "query_owners": np.array([people[n] for n in names[asked]], np.int64),
             "people": len(people)}
 
@@ -465,8 +467,7 @@ def face_like_check(faces: dict, population: np.ndarray, draw: FaceLike, size: i
     strangers and to distractors, the best and 10th-best distractor of a real face against those of a
     held-out sample, and the share of a face's energy (about the population mean) in the fitted
     covariance's smaller half of directions."""
-    units = lambda x: (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)  # noqa: E731
-    queries, enrolled, others = units(faces["queries"]), units(faces["enrolled"]), units(population)
+    queries, enrolled, others = map(normalize_rows, (faces["queries"], faces["enrolled"], population))
     distractors = draw(size, seed=size)
     held_out = draw(len(enrolled), seed=7)
 
@@ -498,7 +499,7 @@ def real_gallery_report(args: argparse.Namespace) -> dict:
         raise SystemExit("the all-LFW descriptors and the enrolled faces come from different embedders: "
                          "rerun python -m benchmarks.gallery_faces --all")
     draw = FaceLike(load_population()["vectors"])
-    queries = (faces["queries"] / np.linalg.norm(faces["queries"], axis=1, keepdims=True)).astype(np.float32)
+    queries = normalize_rows(faces["queries"])
     rows = []
     for label, real in (("real LFW, every photo", real_lfw_gallery(everything)),
                         ("real LFW, one photo per person", real_lfw_gallery(everything, one_per_person=True))):
@@ -600,8 +601,7 @@ def main() -> None:
                                 "elapsed_s": round(time.time() - started, 1)})
         return
     faces = load_faces()
-    queries = faces["queries"] / np.linalg.norm(faces["queries"], axis=1, keepdims=True)
-    queries = queries.astype(np.float32)
+    queries = normalize_rows(faces["queries"])
     draw, distractors = synthetic, "isotropic Gaussian unit vectors (seeded), one face per person"
     if args.distractors == "face-like":
         population = load_population()
