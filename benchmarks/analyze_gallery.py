@@ -302,10 +302,7 @@ def run(sizes: list[int], data: Path, rounds: int, enrolled: int, strangers: int
             for leftover in folder.glob(f"{milvus_uri.name}*"):
                 shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
             snapshot = None
-        elif engine == "milvus-server":  # a Milvus server process of its own, as replicas would share
-            milvus_servers[size] = start_milvus_server(folder / f"milvus-server-{size}",
-                                                       folder / f"milvus-server-{size}.log")
-            milvus_uri = milvus_servers[size][1]
+        elif engine == "milvus-server":  # a Milvus server process of its own, started with the APIs below
             snapshot = None
         else:
             snapshot = build_snapshot(url, snapshot_dir, faces, reuse.get(size))
@@ -323,6 +320,10 @@ def run(sizes: list[int], data: Path, rounds: int, enrolled: int, strangers: int
     load_before = [round(x, 2) for x in os.getloadavg()]
     try:
         for size in sizes:  # launched together: each start is timed under the others' start-up too
+            if engine == "milvus-server":  # as replicas would share one
+                milvus_servers[size] = start_milvus_server(folder / f"milvus-server-{size}",
+                                                           folder / f"milvus-server-{size}.log")
+                prepared[size]["milvus_uri"] = milvus_servers[size][1]
             servers[size] = start_server(prepared[size]["url"], prepared[size]["snapshot_dir"],
                                          folder / f"uvicorn-{size}.log", prepared[size]["milvus_uri"])
         readiness = {size: ready_after(servers[size]) for size in sizes}
@@ -424,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--reuse-index {item!r}: expected SIZE=PATH of an existing file")
         reuse[int(size)] = Path(path)
     if reuse and args.engine != "memory":
-        parser.error("--reuse-index is for the memory engine's HNSW snapshot, not --engine milvus")
+        parser.error(f"--reuse-index is for the memory engine's HNSW snapshot, not --engine {args.engine}")
     if not (args.data / "lfw" / "images").is_dir():
         parser.error(f"{args.data / 'lfw' / 'images'} not found: point --data (or DATA_DIR) at the folder holding lfw/")
     if args.seed_only:
