@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sys
 import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -312,14 +313,15 @@ class MemoryIndex(FaceIndex):
         return False
 
 
+_ENV_LOCK = threading.Lock()
+
+
 def _milvus_client_class() -> type:
     """``pymilvus.MilvusClient``, imported so that our own MILVUS_URI setting cannot break the import.
     Why: pymilvus reads the same environment variable when it is first imported and raises if it is not
     an http(s) address, so ``MILVUS_URI=data/gallery.milvus.db`` (Milvus Lite, as documented) in the
     environment made the API fail to load its models. The variable is hidden during that first import
     only; the URI this index uses is always the one passed in."""
-    import sys
-
     if "pymilvus" not in sys.modules:
         with _ENV_LOCK:
             hidden = os.environ.pop("MILVUS_URI", None)
@@ -331,9 +333,6 @@ def _milvus_client_class() -> type:
     from pymilvus import MilvusClient
 
     return MilvusClient
-
-
-_ENV_LOCK = threading.Lock()
 
 
 class MilvusIndex(FaceIndex):
